@@ -1,0 +1,53 @@
+import NIOCore
+
+/// What a client connection delivers: a four-letter word (only as the very first bytes) or a
+/// length-framed packet.
+enum ClientFrame {
+    case fourLetter(String)
+    case packet(ByteBuffer)
+}
+
+/// A frame whose length is negative or above jute.maxbuffer: the connection is closed.
+struct FrameLengthError: Error, CustomStringConvertible {
+    var length: Int32
+    var description: String { "Len error \(length)" }
+}
+
+/// Splits the byte stream into ZooKeeper frames (4-byte big-endian length + record). Rewinds on a
+/// partial frame; throws on an illegal length, which closes the connection.
+struct ZKFrameDecoder: ByteToMessageDecoder {
+    typealias InboundOut = ClientFrame
+    let maxBuffer: Int
+    let isFourLetterWord: @Sendable (String) -> Bool
+    private var first = true
+
+    init(maxBuffer: Int, isFourLetterWord: @escaping @Sendable (String) -> Bool) {
+        self.maxBuffer = maxBuffer
+        self.isFourLetterWord = isFourLetterWord
+    }
+
+    mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
+        guard let length = buffer.getInteger(at: buffer.readerIndex, endianness: .big, as: Int32.self) else {
+            return .needMoreData
+        }
+        if first {
+            first = false
+            if let word = buffer.getString(at: buffer.readerIndex, length: 4), isFourLetterWord(word) {
+                buffer.moveReaderIndex(forwardBy: 4)
+                context.fireChannelRead(wrapInboundOut(.fourLetter(word)))
+                return .continue
+            }
+        }
+        guard length >= 0, Int(length) <= maxBuffer else { throw FrameLengthError(length: length) }
+        guard buffer.readableBytes >= 4 + Int(length) else { return .needMoreData }
+        buffer.moveReaderIndex(forwardBy: 4)
+        let frame = buffer.readSlice(length: Int(length))!
+        context.fireChannelRead(wrapInboundOut(.packet(frame)))
+        return .continue
+    }
+
+    mutating func decodeLast(context: ChannelHandlerContext, buffer: inout ByteBuffer, seenEOF: Bool) throws -> DecodingState {
+        while try decode(context: context, buffer: &buffer) == .continue {}
+        return .needMoreData
+    }
+}
