@@ -40,7 +40,7 @@ public final class ServerCore: @unchecked Sendable {
     let loop: any EventLoop
     let settings: CoreSettings
     let logger: Logger
-    private(set) var tree: DataTree
+    public private(set) var tree: DataTree
     private(set) var watches = WatchManager()
     let log: any TxnLogSink
 
@@ -63,6 +63,8 @@ public final class ServerCore: @unchecked Sendable {
     private var dirty: [ClientConnection] = []
     var stats = ServerStats()
     let startedAt = Clock.monotonicMillis()
+    /// Called on the loop after each commit batch with the number of txns applied (snapshots).
+    var onApplied: ((ServerCore, Int) -> Void)?
 
     public init(loop: any EventLoop, settings: CoreSettings, tree: DataTree, log: any TxnLogSink, logger: Logger) {
         self.loop = loop
@@ -361,11 +363,14 @@ public final class ServerCore: @unchecked Sendable {
 
     /// The log made everything up to `zxid` durable: apply in order and answer.
     func durable(upTo zxid: Int64) {
+        var applied = 0
         while let head = inFlight.first, head.txn.zxid <= zxid {
             inFlight.removeFirst()
             commit(head.txn, origin: head.origin)
+            applied += 1
         }
         flushDirty()
+        if applied > 0 { onApplied?(self, applied) }
     }
 
     private func commit(_ txn: Txn, origin: Origin) {
