@@ -2,12 +2,25 @@ import ZKProtocol
 
 /// One znode.
 public struct DataNode: Hashable, Sendable {
-    public var data: [UInt8]
+    /// nil is kept apart from empty, as Apache does.
+    public var data: [UInt8]?
     public var acl: [ACL]
+    /// The stored stat. Its `cversion` counts child creations only, like Apache's StatPersisted;
+    /// clients see `clientStat`.
     public var stat: Stat
     public var children: Set<String>
-    public init(data: [UInt8], acl: [ACL], stat: Stat, children: Set<String> = []) {
+    public init(data: [UInt8]?, acl: [ACL], stat: Stat, children: Set<String> = []) {
         self.data = data; self.acl = acl; self.stat = stat; self.children = children
+    }
+
+    /// The stat as Apache shows it (DataNode.copyStat): cversion = 2 × creations − live children
+    /// (creations plus deletions), and no container/TTL marker in ephemeralOwner.
+    public var clientStat: Stat {
+        var s = stat
+        s.cversion = stat.cversion &* 2 &- stat.numChildren
+        if !EphemeralOwner.isSession(stat.ephemeralOwner) { s.ephemeralOwner = 0 }
+        s.dataLength = Int32(data?.count ?? 0)
+        return s
     }
 }
 
@@ -74,7 +87,9 @@ public struct DataTree: Sendable {
         zk.stat.numChildren = 2
         setNode("/zookeeper", zk)
         setNode("/zookeeper/quota", DataNode(data: [], acl: ACL.openUnsafe, stat: Stat()))
-        setNode("/zookeeper/config", DataNode(data: [], acl: ACL.readUnsafe, stat: Stat()))
+        var configStat = Stat()
+        configStat.aversion = -1  // as Apache 3.8 creates it
+        setNode("/zookeeper/config", DataNode(data: [], acl: ACL.readUnsafe, stat: configStat))
     }
 
     public var nodeCount: Int { nodes.count }
@@ -108,7 +123,7 @@ public struct DataTree: Sendable {
         let old = nodes[path]
         if undo != nil, !(undo!.contains { $0.0 == path }) { undo!.append((path, old)) }
         if let old {
-            approximateDataSize -= path.utf8.count + old.data.count
+            approximateDataSize -= path.utf8.count + (old.data?.count ?? 0)
             let o = old.stat.ephemeralOwner
             if o != 0 {
                 if o == EphemeralOwner.container { containers.remove(path) }
@@ -121,7 +136,7 @@ public struct DataTree: Sendable {
         }
         nodes[path] = node
         if let node {
-            approximateDataSize += path.utf8.count + node.data.count
+            approximateDataSize += path.utf8.count + (node.data?.count ?? 0)
             let o = node.stat.ephemeralOwner
             if o != 0 {
                 if o == EphemeralOwner.container { containers.insert(path) }
@@ -206,7 +221,10 @@ public struct DataTree: Sendable {
         case .create(let c, let op):
             return create(c, op: op, txn: txn, auth: auth, triggers: &triggers)
         case .delete(let path, let version, let op):
-            if PathUtils.validate(path) != nil || Self.specialPaths.contains(path) { return .failure(.badArguments) }
+            // Apache checks only for a slash and NUL here; a malformed path is then simply not found.
+            if !path.contains("/") || path.utf8.contains(0) || Self.specialPaths.contains(path) {
+                return .failure(.badArguments)
+            }
             let parentPath = PathUtils.parent(of: path)
             guard let parent = nodes[parentPath] else { return .failure(.noNode) }
             if op == .deleteContainer {
@@ -231,10 +249,10 @@ public struct DataTree: Sendable {
             n.stat.version = n.stat.version &+ 1
             n.stat.mzxid = txn.zxid
             n.stat.mtime = txn.time
-            n.stat.dataLength = Int32(data.count)
+            n.stat.dataLength = Int32(data?.count ?? 0)
             setNode(path, n)
             triggers.append(WatchTrigger(path: path, type: .nodeDataChanged))
-            return .success(Applied(response: .stat(n.stat), multi: .setData(n.stat)))
+            return .success(Applied(response: .stat(n.clientStat), multi: .setData(n.clientStat)))
         case .setACL(let path, let acl, let version):
             if PathUtils.validate(path) != nil { return .failure(.badArguments) }
             guard var n = nodes[path] else { return .failure(.noNode) }
@@ -244,7 +262,7 @@ public struct DataTree: Sendable {
             n.acl = fixed
             n.stat.aversion = n.stat.aversion &+ 1
             setNode(path, n)
-            return .success(Applied(response: .stat(n.stat), multi: .check))
+            return .success(Applied(response: .stat(n.clientStat), multi: .check))
         case .check(let path, let version):
             if PathUtils.validate(path) != nil { return .failure(.badArguments) }
             guard let n = nodes[path] else { return .failure(.noNode) }
@@ -266,8 +284,9 @@ public struct DataTree: Sendable {
         } else if op == .createTTL {
             return .failure(.badArguments)
         }
-        if mode.isContainer != (op == .createContainer) { return .failure(.badArguments) }
-        if PathUtils.validate(c.path, sequential: mode.isSequential) != nil { return .failure(.badArguments) }
+        // Apache's order: a slash and no NUL, the ACL, then the parent; the full path is validated
+        // only after the parent is found (so "/a//b" is NoNode when "/a/" does not exist).
+        if !c.path.contains("/") || c.path.utf8.contains(0) { return .failure(.badArguments) }
         guard let acl = ACLCheck.fixup(c.acl, auth: auth) else { return .failure(.invalidACL) }
         let parentPath = PathUtils.parent(of: c.path)
         guard var parent = nodes[parentPath] else { return .failure(.noNode) }
@@ -290,7 +309,7 @@ public struct DataTree: Sendable {
         stat.czxid = txn.zxid; stat.mzxid = txn.zxid; stat.pzxid = txn.zxid
         stat.ctime = txn.time; stat.mtime = txn.time
         stat.ephemeralOwner = owner
-        stat.dataLength = Int32(c.data.count)
+        stat.dataLength = Int32(c.data?.count ?? 0)
         parent.stat.cversion = parent.stat.cversion &+ 1
         parent.stat.pzxid = txn.zxid
         parent.stat.numChildren += 1
@@ -299,8 +318,11 @@ public struct DataTree: Sendable {
         setNode(path, DataNode(data: c.data, acl: acl, stat: stat))
         triggers.append(WatchTrigger(path: path, type: .nodeCreated))
         triggers.append(WatchTrigger(path: parentPath, type: .nodeChildrenChanged))
-        let response: ZKResponse = op == .create ? .path(path) : .pathStat(path, stat)
-        let multi: MultiResult = op == .create ? .create(path: path) : .create2(path: path, stat: stat)
+        let shown = nodes[path]!.clientStat
+        let response: ZKResponse = op == .create ? .path(path) : .pathStat(path, shown)
+        // In a multi, create and create2 both answer as a plain create (Apache 3.8.0); containers
+        // and TTL nodes answer with a stat.
+        let multi: MultiResult = (op == .create || op == .create2) ? .create(path: path) : .create2(path: path, stat: shown)
         return .success(Applied(response: response, multi: multi))
     }
 
@@ -308,9 +330,9 @@ public struct DataTree: Sendable {
         guard nodes[path] != nil else { return false }
         let parentPath = PathUtils.parent(of: path)
         if var parent = nodes[parentPath] {
+            // Only pzxid moves: the stored cversion counts creations (see `clientStat`).
             parent.children.remove(PathUtils.name(of: path))
             parent.stat.numChildren -= 1
-            parent.stat.cversion = parent.stat.cversion &+ 1
             parent.stat.pzxid = zxid
             setNode(parentPath, parent)
         }
@@ -323,34 +345,39 @@ public struct DataTree: Sendable {
     // MARK: - Reads
 
     /// Serves a read. `auth` is the session's identities; `session` is the caller (for getEphemerals).
+    /// Reads do no path validation (as Apache): a malformed path is simply not found, and ""
+    /// is the root.
+    public func lookup(_ path: String) -> DataNode? { nodes[path.isEmpty ? "/" : path] }
+
     public func read(_ req: ZKRequest, auth: [Id], session: Int64) -> Result<ZKResponse, ErrorCode> {
         switch req {
         case .exists(let path, _):
-            guard let n = nodes[path] else { return .failure(.noNode) }
-            return .success(.stat(n.stat))
+            if path.utf8.contains(0) { return .failure(.badArguments) }
+            guard let n = lookup(path) else { return .failure(.noNode) }
+            return .success(.stat(n.clientStat))
         case .getData(let path, _):
-            guard let n = nodes[path] else { return .failure(.noNode) }
+            guard let n = lookup(path) else { return .failure(.noNode) }
             guard check(n, .read, auth) else { return .failure(.noAuth) }
-            return .success(.data(n.data, n.stat))
+            return .success(.data(n.data, n.clientStat))
         case .getACL(let path):
-            guard let n = nodes[path] else { return .failure(.noNode) }
+            guard let n = lookup(path) else { return .failure(.noNode) }
             guard check(n, [.read, .admin], auth) else { return .failure(.noAuth) }
-            if check(n, .admin, auth) { return .success(.acl(n.acl, n.stat)) }
+            if check(n, .admin, auth) { return .success(.acl(n.acl, n.clientStat)) }
             // Without ADMIN, digest hashes are hidden (CVE-2019-0201 behaviour).
             let masked = n.acl.map { a -> ACL in
                 guard a.id.scheme == "digest", let colon = a.id.id.firstIndex(of: ":") else { return a }
                 return ACL(perms: a.perms, id: Id(scheme: "digest", id: a.id.id[..<colon] + ":x"))
             }
-            return .success(.acl(masked, n.stat))
+            return .success(.acl(masked, n.clientStat))
         case .getChildren(let path, _, let withStat):
-            guard let n = nodes[path] else { return .failure(.noNode) }
+            guard let n = lookup(path) else { return .failure(.noNode) }
             guard check(n, .read, auth) else { return .failure(.noAuth) }
             let children = Array(n.children)
-            return .success(withStat ? .children2(children, n.stat) : .children(children))
+            return .success(withStat ? .children2(children, n.clientStat) : .children(children))
         case .getAllChildrenNumber(let path):
-            guard let n = nodes[path] else { return .failure(.noNode) }
+            guard let n = lookup(path) else { return .failure(.noNode) }
             guard check(n, .read, auth) else { return .failure(.noAuth) }
-            return .success(.number(Int32(countDescendants(path))))
+            return .success(.number(Int32(countDescendants(path.isEmpty ? "/" : path))))
         case .getEphemerals(let prefix):
             let mine = ephemerals[session] ?? []
             let list = prefix == "/" ? Array(mine) : mine.filter { $0.hasPrefix(prefix) }

@@ -35,7 +35,7 @@ extension DataTree {
         var nodes: [(String, DataNode)] = []
         nodes.reserveCapacity(Int(max(0, nn)))
         for _ in 0..<max(0, nn) {
-            let path = try r.readPath(), data = try r.readData(), acl = try r.readVector(ACL.read) ?? []
+            let path = try r.readPath(), data = try r.readBuffer(), acl = try r.readVector(ACL.read) ?? []
             let stat = try Stat.read(&r)
             nodes.append((path, DataNode(data: data, acl: acl, stat: stat)))
         }

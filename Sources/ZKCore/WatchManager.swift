@@ -16,7 +16,7 @@ public struct WatchManager: Sendable {
     public init() {}
 
     public mutating func add(_ kind: Kind, path: String, watcher: WatcherID) {
-        if byPath[kind]![path, default: []].insert(watcher).inserted {
+        if byPath[kind, default: [:]][path, default: []].insert(watcher).inserted {
             byWatcher[watcher, default: [:]][kind, default: []].insert(path)
             if kind == .persistentRecursive { recursiveCount += 1 }
         }
@@ -82,24 +82,28 @@ public struct WatchManager: Sendable {
 
     // MARK: - Reports for wchs / wchc / wchp
 
-    public var totalWatches: Int { byPath.values.reduce(0) { $0 + $1.values.reduce(0) { $0 + $1.count } } }
-    public var watchingConnections: Int { byWatcher.values.filter { $0.values.contains { !$0.isEmpty } }.count }
-    public var watchedPaths: Int {
+    /// What Apache's data watch manager holds (wchs/wchc/wchp list only that one).
+    public static let dataManagerKinds: Set<Kind> = [.data, .persistent, .persistentRecursive]
+
+    public func totalWatches(kinds: Set<Kind> = Set(Kind.allCases)) -> Int {
+        byPath.filter { kinds.contains($0.key) }.values.reduce(0) { $0 + $1.values.reduce(0) { $0 + $1.count } }
+    }
+    public func watchedPaths(kinds: Set<Kind> = Set(Kind.allCases)) -> Int {
         var s = Set<String>()
-        for (_, m) in byPath { s.formUnion(m.keys) }
+        for (k, m) in byPath where kinds.contains(k) { s.formUnion(m.keys) }
         return s.count
     }
-    public func pathsByWatcher() -> [WatcherID: [String]] {
+    public func pathsByWatcher(kinds: Set<Kind> = Set(Kind.allCases)) -> [WatcherID: [String]] {
         var out: [WatcherID: [String]] = [:]
-        for (w, kinds) in byWatcher {
-            let all = kinds.values.reduce(into: Set<String>()) { $0.formUnion($1) }
+        for (w, byKind) in byWatcher {
+            let all = byKind.filter { kinds.contains($0.key) }.values.reduce(into: Set<String>()) { $0.formUnion($1) }
             if !all.isEmpty { out[w] = all.sorted() }
         }
         return out
     }
-    public func watchersByPath() -> [String: [WatcherID]] {
+    public func watchersByPath(kinds: Set<Kind> = Set(Kind.allCases)) -> [String: [WatcherID]] {
         var out: [String: Set<WatcherID>] = [:]
-        for (_, m) in byPath { for (p, ws) in m { out[p, default: []].formUnion(ws) } }
+        for (k, m) in byPath where kinds.contains(k) { for (p, ws) in m { out[p, default: []].formUnion(ws) } }
         return out.mapValues { $0.sorted() }
     }
 }

@@ -3,12 +3,13 @@ import NIOCore
 /// A create of any kind (create, create2, createContainer, createTTL).
 public struct CreateRequest: Hashable, Sendable {
     public var path: String
-    public var data: [UInt8]
+    /// nil when the client sent a null buffer; Apache keeps null data distinct from empty.
+    public var data: [UInt8]?
     public var acl: [ACL]
     public var flags: Int32
     /// Time to live in ms for TTL nodes; -1 when not a TTL create.
     public var ttl: Int64
-    public init(path: String, data: [UInt8], acl: [ACL], flags: Int32, ttl: Int64 = -1) {
+    public init(path: String, data: [UInt8]?, acl: [ACL], flags: Int32, ttl: Int64 = -1) {
         self.path = path; self.data = data; self.acl = acl; self.flags = flags; self.ttl = ttl
     }
 }
@@ -48,7 +49,7 @@ public indirect enum ZKRequest: Hashable, Sendable {
     case delete(path: String, version: Int32, OpCode)
     case exists(path: String, watch: Bool)
     case getData(path: String, watch: Bool)
-    case setData(path: String, data: [UInt8], version: Int32)
+    case setData(path: String, data: [UInt8]?, version: Int32)
     case getACL(path: String)
     case setACL(path: String, acl: [ACL], version: Int32)
     case getChildren(path: String, watch: Bool, withStat: Bool)
@@ -123,10 +124,10 @@ public indirect enum ZKRequest: Hashable, Sendable {
         guard let op = OpCode(rawValue: type) else { throw JuteError(.badValue, "unknown opcode \(type)") }
         switch op {
         case .create, .create2, .createContainer:
-            return .create(CreateRequest(path: try r.readPath(), data: try r.readData(),
+            return .create(CreateRequest(path: try r.readPath(), data: try r.readBuffer(),
                                          acl: try r.readVector(ACL.read) ?? [], flags: try r.readInt()), op)
         case .createTTL:
-            return .create(CreateRequest(path: try r.readPath(), data: try r.readData(),
+            return .create(CreateRequest(path: try r.readPath(), data: try r.readBuffer(),
                                          acl: try r.readVector(ACL.read) ?? [], flags: try r.readInt(),
                                          ttl: try r.readLong()), op)
         case .delete:
@@ -138,7 +139,7 @@ public indirect enum ZKRequest: Hashable, Sendable {
         case .getData:
             return .getData(path: try r.readPath(), watch: try r.readBool())
         case .setData:
-            return .setData(path: try r.readPath(), data: try r.readData(), version: try r.readInt())
+            return .setData(path: try r.readPath(), data: try r.readBuffer(), version: try r.readInt())
         case .getACL:
             return .getACL(path: try r.readPath())
         case .setACL:
@@ -248,7 +249,7 @@ public enum MultiResult: Hashable, Sendable {
     case delete
     case setData(Stat)
     case check
-    case getData(data: [UInt8], stat: Stat)
+    case getData(data: [UInt8]?, stat: Stat)
     case getChildren([String])
     case error(ErrorCode)
 }
@@ -259,7 +260,7 @@ public enum ZKResponse: Hashable, Sendable {
     case path(String)
     case pathStat(String, Stat)
     case stat(Stat)
-    case data([UInt8], Stat)
+    case data([UInt8]?, Stat)
     case acl([ACL], Stat)
     case children([String])
     case children2([String], Stat)
@@ -316,7 +317,7 @@ public enum ZKResponse: Hashable, Sendable {
         case .create, .sync: return .path(try r.readPath())
         case .create2, .createContainer, .createTTL: return .pathStat(try r.readPath(), try Stat.read(&r))
         case .exists, .setData, .setACL: return .stat(try Stat.read(&r))
-        case .getData, .reconfig: return .data(try r.readData(), try Stat.read(&r))
+        case .getData, .reconfig: return .data(try r.readBuffer(), try Stat.read(&r))
         case .getACL: return .acl(try r.readVector(ACL.read) ?? [], try Stat.read(&r))
         case .getChildren: return .children(try r.readStringVector() ?? [])
         case .getChildren2: return .children2(try r.readStringVector() ?? [], try Stat.read(&r))
@@ -336,7 +337,7 @@ public enum ZKResponse: Hashable, Sendable {
                 case .delete: out.append(.delete)
                 case .setData: out.append(.setData(try Stat.read(&r)))
                 case .check: out.append(.check)
-                case .getData: out.append(.getData(data: try r.readData(), stat: try Stat.read(&r)))
+                case .getData: out.append(.getData(data: try r.readBuffer(), stat: try Stat.read(&r)))
                 case .getChildren: out.append(.getChildren(try r.readStringVector() ?? []))
                 case .error: _ = try r.readInt(); out.append(.error(ErrorCode(rawValue: err)))
                 default: throw JuteError(.badValue, "unknown multi result type \(t)")

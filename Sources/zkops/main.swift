@@ -1,1 +1,12 @@
-print("zkops")
+import ArgumentParser
+
+/// zkops: render, plan, deploy and watch ZooKeeper ensembles over SSH.
+struct ZKOpsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "zkops",
+        abstract: "Deploy and check ZooKeeper ensembles (swift zkserver or Apache) over SSH.",
+        subcommands: [RenderCommand.self, PlanCommand.self, DeployCommand.self, StatusCommand.self,
+                      StartCommand.self, StopCommand.self])
+}
+
+ZKOpsCommand.main()

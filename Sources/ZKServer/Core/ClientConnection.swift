@@ -14,7 +14,7 @@ final class ClientConnection {
         /// A write waiting for its transaction to be applied.
         case write(xid: Int32, zxid: Int64, received: UInt64)
         /// A reply already computed (auth), sent when it reaches the head.
-        case ready(xid: Int32, err: ErrorCode, response: ZKResponse, closeAfter: Bool)
+        case ready(xid: Int32, err: ErrorCode, response: ZKResponse, closeAfter: Bool, zxid: Int64?)
     }
 
     let id: WatcherID

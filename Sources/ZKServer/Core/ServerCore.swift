@@ -49,7 +49,7 @@ public final class ServerCore: @unchecked Sendable {
     private var connectionsPerIP: [String: Int] = [:]
     /// Live sessions: which connection holds each and when it expires (monotonic ms).
     private var sessionConnection: [Int64: WatcherID] = [:]
-    private var sessionExpiry: [Int64: Int64] = [:]
+    var sessionExpiry: [Int64: Int64] = [:]
     private var closingSessions: Set<Int64> = []
     private var nextSessionId: Int64
     private var lastProposedZxid: Int64
@@ -75,8 +75,10 @@ public final class ServerCore: @unchecked Sendable {
         self.lastProposedZxid = tree.lastZxid
         // Apache's scheme: time in the middle bits, myid in the high byte; then count up. Start above
         // any session recovered from disk with the same myid.
-        var sid = ((Clock.wallMillis() << 24) >> 8) & 0x00ff_ffff_ffff_ffff | (settings.myid << 56)
-        for id in tree.sessions.keys where id >> 56 == settings.myid && id >= sid { sid = id + 1 }
+        // A standalone Apache server uses 1 here (createSessionTrackerServerId).
+        let serverByte = settings.myid == 0 ? 1 : settings.myid
+        var sid = ((Clock.wallMillis() << 24) >> 8) & 0x00ff_ffff_ffff_ffff | (serverByte << 56)
+        for id in tree.sessions.keys where id >> 56 == serverByte && id >= sid { sid = id + 1 }
         self.nextSessionId = sid
         let now = Clock.monotonicMillis()
         for (id, s) in tree.sessions { sessionExpiry[id] = now + Int64(s.timeout) }
@@ -142,11 +144,19 @@ public final class ServerCore: @unchecked Sendable {
             let header = try RequestHeader.read(&r)
             touch(c)
             guard OpCode(rawValue: header.type) != nil else {
-                // Apache answers an unknown opcode with Unimplemented and keeps the connection.
-                enqueueReady(c, xid: header.xid, err: .unimplemented, response: .empty)
+                // Apache answers an unknown opcode with Unimplemented, zxid -1, and closes.
+                enqueueReady(c, xid: header.xid, err: .unimplemented, response: .empty, closeAfter: true, zxid: -1)
                 return
             }
-            handle(c, xid: header.xid, try ZKRequest.decode(type: header.type, &r))
+            let request: ZKRequest
+            do {
+                request = try ZKRequest.decode(type: header.type, &r)
+            } catch {
+                // A body that does not decode: MarshallingError for that xid; the session goes on.
+                enqueueReady(c, xid: header.xid, err: .marshallingError, response: .empty)
+                return
+            }
+            handle(c, xid: header.xid, request)
         case .closing:
             break
         }
@@ -167,6 +177,12 @@ public final class ServerCore: @unchecked Sendable {
         }
         let timeout = Int32(min(max(Int(req.timeout), settings.minSessionTimeout), settings.maxSessionTimeout))
         if req.sessionId != 0 {
+            // Apache drops the session's current connection before it checks the password.
+            if let old = sessionConnection[req.sessionId], old != c.id, let oc = connections[old] {
+                oc.sessionId = 0
+                sessionConnection[req.sessionId] = nil
+                close(oc)
+            }
             // Reconnect: the session must exist, not be closing, and the password must match.
             guard let s = tree.sessions[req.sessionId], !closingSessions.contains(req.sessionId),
                   s.password == req.password else {
@@ -217,7 +233,7 @@ public final class ServerCore: @unchecked Sendable {
         case .auth(_, let scheme, let authData):
             // Applied at once so later pipelined writes carry the identity; the reply keeps its place.
             guard scheme == "digest" else {
-                enqueueReady(c, xid: SpecialXid.auth, err: .authFailed, response: .empty, closeAfter: true)
+                enqueueReady(c, xid: SpecialXid.auth, err: .authFailed, response: .empty, closeAfter: true, zxid: 0)
                 return
             }
             let digest = DigestAuth.digest(String(decoding: authData, as: UTF8.self))
@@ -226,7 +242,7 @@ public final class ServerCore: @unchecked Sendable {
             if let sd = settings.superDigest, sd == digest, !c.auth.contains(ACLCheck.superId) {
                 c.auth.append(ACLCheck.superId)
             }
-            enqueueReady(c, xid: SpecialXid.auth, err: .ok, response: .empty)
+            enqueueReady(c, xid: SpecialXid.auth, err: .ok, response: .empty, zxid: 0)
         case .closeSession:
             c.pendingWrites += 1
             c.queue.append(.write(xid: xid, zxid: 0, received: now))
@@ -249,12 +265,13 @@ public final class ServerCore: @unchecked Sendable {
         }
     }
 
-    private func enqueueReady(_ c: ClientConnection, xid: Int32, err: ErrorCode, response: ZKResponse, closeAfter: Bool = false) {
+    private func enqueueReady(_ c: ClientConnection, xid: Int32, err: ErrorCode, response: ZKResponse,
+                              closeAfter: Bool = false, zxid: Int64? = nil) {
         if c.queue.isEmpty && c.state == .connected {
-            reply(c, xid: xid, err: err, response: response, received: Clock.monotonicNanos())
+            reply(c, xid: xid, err: err, response: response, received: Clock.monotonicNanos(), zxid: zxid)
             if closeAfter { flushAndClose(c) }
         } else {
-            c.queue.append(.ready(xid: xid, err: err, response: response, closeAfter: closeAfter))
+            c.queue.append(.ready(xid: xid, err: err, response: response, closeAfter: closeAfter, zxid: zxid))
         }
     }
 
@@ -267,12 +284,16 @@ public final class ServerCore: @unchecked Sendable {
         case .sync(let path):
             return (.ok, .path(path))
         case .whoAmI:
-            return (.ok, .whoAmI(c.auth))
+            // Apache reports the user name: a digest id shows only the part before the colon.
+            return (.ok, .whoAmI(c.auth.map { id in
+                guard id.scheme == "digest", let colon = id.id.firstIndex(of: ":") else { return id }
+                return Id(scheme: id.scheme, id: String(id.id[..<colon]))
+            }))
         case .setWatches(let w, _):
             setWatches(c, w)
             return (.ok, .empty)
         case .addWatch(let path, let mode):
-            guard mode == 0 || mode == 1 else { return (.badArguments, .empty) }
+            guard mode == 0 || mode == 1 else { return (.marshallingError, .empty) }
             watches.add(mode == 0 ? .persistent : .persistentRecursive, path: path, watcher: c.id)
             return (.ok, .empty)
         case .removeWatches(let path, let type, let checkOnly):
@@ -327,11 +348,13 @@ public final class ServerCore: @unchecked Sendable {
     }
 
     private func removeWatches(_ c: ClientConnection, path: String, type: Int32, checkOnly: Bool) -> ErrorCode {
-        // WatcherType: Children 1, Data 2, Any 3, Persistent 4, PersistentRecursive 5.
+        // WatcherType: Children 1, Data 2, Any 3, Persistent 4, PersistentRecursive 5. Apache keeps a
+        // persistent watch in both its data and child managers and a recursive one in the data
+        // manager, so each type finds those too.
         let kinds: [WatchManager.Kind]
         switch type {
-        case 1: kinds = [.child]
-        case 2: kinds = [.data]
+        case 1: kinds = [.child, .persistent]
+        case 2: kinds = [.data, .persistent, .persistentRecursive]
         case 3: kinds = [.data, .child, .persistent, .persistentRecursive]
         case 4: kinds = [.persistent]
         case 5: kinds = [.persistentRecursive]
@@ -379,7 +402,7 @@ public final class ServerCore: @unchecked Sendable {
             let ws = watches.trigger(t)
             guard !ws.isEmpty else { continue }
             let event = WatcherEvent(type: t.type, path: t.path)
-            for w in ws { if let wc = connections[w] { notify(wc, event, zxid: txn.zxid) } }
+            for w in ws { if let wc = connections[w] { notify(wc, event) } }
         }
         switch txn.body {
         case .createSession:
@@ -443,16 +466,17 @@ public final class ServerCore: @unchecked Sendable {
                 c.queue.removeFirst()
                 let (err, resp) = executeLocal(c, request)
                 reply(c, xid: xid, err: err, response: resp, received: received)
-            case .ready(let xid, let err, let resp, let closeAfter):
+            case .ready(let xid, let err, let resp, let closeAfter, let zxid):
                 c.queue.removeFirst()
-                reply(c, xid: xid, err: err, response: resp, received: Clock.monotonicNanos())
+                reply(c, xid: xid, err: err, response: resp, received: Clock.monotonicNanos(), zxid: zxid)
                 if closeAfter { flushAndClose(c); return }
             }
         }
     }
 
-    private func reply(_ c: ClientConnection, xid: Int32, err: ErrorCode, response: ZKResponse, received: UInt64) {
-        let zxid = tree.lastZxid
+    private func reply(_ c: ClientConnection, xid: Int32, err: ErrorCode, response: ZKResponse, received: UInt64,
+                       zxid: Int64? = nil) {
+        let zxid = zxid ?? tree.lastZxid
         c.out.writeFrame { b in
             ReplyHeader(xid: xid, zxid: zxid, err: err.rawValue).write(to: &b)
             if err == .ok { response.write(to: &b) }

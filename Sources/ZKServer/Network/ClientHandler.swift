@@ -30,6 +30,7 @@ final class ClientHandler: ChannelInboundHandler, RemovableChannelHandler {
         switch unwrapInboundIn(data) {
         case .fourLetter(let word):
             // Answer and close, as Apache does; the connection never becomes a session.
+            c.packetsReceived = 1  // Apache counts the command itself (cons shows recved=1)
             let text = fourLetter(word, c)
             var buf = context.channel.allocator.buffer(capacity: text.utf8.count)
             buf.writeString(text)

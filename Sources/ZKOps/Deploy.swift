@@ -1,0 +1,340 @@
+import Foundation
+import ZKSSH
+
+/// Everything the shell commands inject: connections, probes, progress output.
+public struct OpsContext: Sendable {
+    public var connections: any ConnectionFactory
+    public var fourLetter: any FourLetterClient
+    /// One progress line (host-prefixed); the CLI prints it to stderr.
+    public var progress: @Sendable (String) -> Void
+
+    public init(connections: any ConnectionFactory = DefaultConnectionFactory(),
+                fourLetter: any FourLetterClient = TCPFourLetterClient(),
+                progress: @escaping @Sendable (String) -> Void = { _ in }) {
+        self.connections = connections
+        self.fourLetter = fourLetter
+        self.progress = progress
+    }
+}
+
+/// Per-host outcome of plan / deploy / start / stop.
+public struct HostResult: Sendable, Codable {
+    public var host: String
+    public var plan: HostPlan?
+    /// What was done, in order ("uploaded 24 files", "restarted").
+    public var done: [String]
+    public var error: OpsError?
+    public var ok: Bool { error == nil }
+}
+
+/// Reads a host's current state (no change).
+public func gatherFacts(_ conn: any HostConnection, host: HostSpec, rendered: [RenderedFile], artifacts: [Artifact]) throws -> HostFacts {
+    var facts = HostFacts()
+    let layout = HostLayout(host.server)
+    if !artifacts.isEmpty {
+        // One command for all hashes; missing files simply produce no line.
+        let paths = artifacts.map { shellQuote($0.remotePath) }.joined(separator: " ")
+        let r = try conn.run("sha256sum -- \(paths) 2>/dev/null; true", host: host.name, step: "read state (sha256)")
+        for line in r.stdoutString.split(separator: "\n") {
+            let parts = line.split(separator: " ", maxSplits: 1)
+            if parts.count == 2 { facts.sha256[String(parts[1]).trimmingCharacters(in: .whitespaces)] = String(parts[0]) }
+        }
+    }
+    for f in rendered {
+        let r = try conn.exec("cat -- \(shellQuote(f.remotePath))", timeout: 30)
+        if r.status == 0 { facts.files[f.remotePath] = r.stdoutString }
+    }
+    if let zoo = facts.files[layout.zooCfg] {
+        let pointer = ZooConfig.parse(zoo)["dynamicConfigFile"] ?? layout.dynamicFile
+        let r = try conn.exec("cat -- \(shellQuote(pointer))", timeout: 30)
+        if r.status == 0 { facts.dynamic = r.stdoutString }
+    }
+    if facts.files[layout.launcher] != nil {
+        let r = try conn.exec("sh \(shellQuote(layout.launcher)) status", timeout: 30)
+        facts.running = r.status == 0
+        let m = try conn.exec("test -e \(shellQuote(layout.restartMarker))", timeout: 30)
+        facts.restartPending = m.status == 0
+    }
+    return facts
+}
+
+/// The inputs of one deploy, prepared before any host is touched.
+public struct DeployInputs: Sendable {
+    public var rendered: [String: [RenderedFile]]
+    public var artifacts: [String: [Artifact]]
+
+    /// Renders every host and lists its artifacts; throws on the first local problem.
+    public static func prepare(_ inventory: Inventory, binary: String?) throws -> DeployInputs {
+        let renderer = Renderer()
+        let builder = ArtifactBuilder()
+        var rendered: [String: [RenderedFile]] = [:]
+        var artifacts: [String: [Artifact]] = [:]
+        for h in inventory.hosts {
+            rendered[h.name] = try renderer.render(host: h, in: inventory)
+            artifacts[h.name] = try builder.artifacts(for: h, binary: binary)
+        }
+        return DeployInputs(rendered: rendered, artifacts: artifacts)
+    }
+}
+
+/// `zkops plan`: read every host in parallel and say what deploy would change.
+public func planAll(_ inventory: Inventory, inputs: DeployInputs, context: OpsContext) -> [HostResult] {
+    inParallel(inventory.hosts) { host in
+        do {
+            let conn = try context.connections.connect(host)
+            defer { conn.close() }
+            let r = inputs.rendered[host.name]!, a = inputs.artifacts[host.name]!
+            let facts = try gatherFacts(conn, host: host, rendered: r, artifacts: a)
+            return HostResult(host: host.name, plan: planHost(host, rendered: r, artifacts: a, facts: facts), done: [], error: nil)
+        } catch {
+            return HostResult(host: host.name, plan: nil, done: [], error: OpsError.wrap(error, host: host.name, step: "read state"))
+        }
+    }
+}
+
+/// Applies one host's plan: dirs, artifacts, configs, then start/restart as planned.
+func applyHost(_ host: HostSpec, conn: any HostConnection, plan: HostPlan, rendered: [RenderedFile], artifacts: [Artifact],
+               context: OpsContext) throws -> [String] {
+    var done: [String] = []
+    let layout = HostLayout(host.server)
+    let dirs = [layout.confDir, layout.binDir, layout.libDir, layout.installDir + "/logs", layout.installDir + "/run", layout.dataDir]
+    try conn.run("mkdir -p " + dirs.map(shellQuote).joined(separator: " "), host: host.name, step: "create dirs")
+    let changed = Set(plan.toWrite.map(\.path))
+    let uploads = artifacts.filter { changed.contains($0.remotePath) }
+    if !uploads.isEmpty {
+        context.progress("\(host.name): uploading \(uploads.count) file(s)")
+        for a in uploads {
+            guard let data = FileManager.default.contents(atPath: a.localPath) else {
+                throw OpsError(host: host.name, step: "upload \(a.remotePath)", "cannot read local \(a.localPath)")
+            }
+            do { try conn.write(data, to: a.remotePath, mode: a.mode) } catch {
+                throw OpsError.wrap(error, host: host.name, step: "upload \(a.remotePath)")
+            }
+        }
+        done.append("uploaded \(uploads.count) file(s)")
+    }
+    // zoo.cfg and the dynamic file go together: our zoo.cfg points at our dynamic file.
+    let configChanged = rendered.contains { ($0.kind == .zooCfg || $0.kind == .dynamic) && changed.contains($0.remotePath) }
+    var written: [String] = []
+    for f in rendered where changed.contains(f.remotePath) || (configChanged && f.kind != .plain) {
+        do { try conn.write(Data(f.content.utf8), to: f.remotePath, mode: f.mode) } catch {
+            throw OpsError.wrap(error, host: host.name, step: "write \(f.remotePath)")
+        }
+        written.append(f.name)
+    }
+    if configChanged {
+        // Versioned dynamic files from an earlier run would contradict the new config.
+        try conn.run("rm -f \(shellQuote(layout.confDir))/zoo.cfg.dynamic.* \(shellQuote(layout.confDir))/zoo.cfg.bak",
+                     host: host.name, step: "remove stale dynamic files")
+    }
+    if !written.isEmpty { done.append("wrote " + written.joined(separator: ", ")) }
+    switch plan.action {
+    case .none:
+        break
+    case .restart:
+        // The restart itself comes later, one host at a time (see rollingRestart); the
+        // marker makes a later deploy finish it if this one stops before.
+        try conn.run("touch \(shellQuote(layout.restartMarker))", host: host.name, step: "mark restart pending")
+    case .start:
+        context.progress("\(host.name): starting")
+        try conn.run("sh \(shellQuote(layout.launcher)) start && rm -f \(shellQuote(layout.restartMarker))",
+                     host: host.name, step: "start server", timeout: 60)
+        done.append("started")
+    }
+    return done
+}
+
+/// The outcome of `zkops deploy`.
+public struct DeployReport: Sendable, Codable {
+    public var hosts: [HostResult]
+    public var probes: [HostProbe]
+    public var verdict: Verdict?
+    /// True when every host was left alone (nothing changed, nothing restarted).
+    public var unchanged: Bool
+    /// Hosts that failed and why, log tails included.
+    public var failures: [OpsError]
+    public var ok: Bool { failures.isEmpty && verdict?.health == .healthy }
+}
+
+/// `zkops deploy`: apply every host in parallel, then wait (bounded) for a proven quorum.
+public func deploy(_ inventory: Inventory, inputs: DeployInputs, timeout: Double, context: OpsContext) -> DeployReport {
+    // Two phases: every host is connected, read and planned first; only if all of them
+    // made it does any host change. A host we cannot reach (or whose key is wrong) thus
+    // leaves the whole ensemble as it was. Each host keeps its one session (and thread)
+    // across the barrier: libssh2 sessions must not move between threads.
+    let gate = Gate(count: inventory.hosts.count)
+    let results0 = inParallel(inventory.hosts) { host -> HostResult in
+        var plan: HostPlan?
+        var conn: (any HostConnection)?
+        defer { conn?.close() }
+        do {
+            context.progress("\(host.name): connecting to \(host.connection == .local ? "local" : host.address)")
+            let c = try context.connections.connect(host)
+            conn = c
+            let r = inputs.rendered[host.name]!, a = inputs.artifacts[host.name]!
+            let facts = try gatherFacts(c, host: host, rendered: r, artifacts: a)
+            let p = planHost(host, rendered: r, artifacts: a, facts: facts)
+            plan = p
+            guard gate.arriveAndWait(ok: true) else {
+                return HostResult(host: host.name, plan: p, done: ["not changed: another host failed before any change was made"], error: nil)
+            }
+            let done = try applyHost(host, conn: c, plan: p, rendered: r, artifacts: a, context: context)
+            context.progress("\(host.name): " + (done.isEmpty ? "unchanged, not restarted" : done.joined(separator: "; ")))
+            return HostResult(host: host.name, plan: p, done: done, error: nil)
+        } catch {
+            let e = OpsError.wrap(error, host: host.name, step: "deploy")
+            if plan == nil { _ = gate.arriveAndWait(ok: false) }
+            context.progress("\(host.name): FAILED at \(e.step): \(e.message)")
+            return HostResult(host: host.name, plan: plan, done: [], error: e)
+        }
+    }
+    var results = results0
+    var failures = results.compactMap(\.error)
+    let restarts = inventory.hosts.filter { h in results.contains { $0.host == h.name && $0.ok && $0.plan?.action == .restart } }
+    if failures.isEmpty && !restarts.isEmpty {
+        let (restarted, errors) = rollingRestart(inventory, hosts: restarts, timeout: timeout, context: context)
+        for i in results.indices where restarted.contains(results[i].host) { results[i].done.append("restarted") }
+        failures += errors
+    }
+    let unchanged = results.allSatisfy { $0.ok && $0.done.isEmpty }
+    if gate.failed && failures.isEmpty {
+        failures.append(OpsError(host: "-", step: "deploy", "aborted before any change"))
+    }
+    guard failures.isEmpty else {
+        return DeployReport(hosts: results, probes: [], verdict: nil, unchanged: false, failures: failures)
+    }
+    context.progress("waiting for quorum (up to \(Int(timeout))s)")
+    let (probes, verdict) = waitForQuorum(inventory, timeout: timeout, context: context)
+    if verdict.health != .healthy {
+        let bad = inventory.hosts.filter { h in
+            guard let p = probes.first(where: { $0.name == h.name }) else { return true }
+            return !p.ruok || verdict.reasons.contains { $0.hasPrefix(h.name + ":") || $0.contains(" " + h.name + ":") }
+        }
+        let tails = logTails(inventory, hosts: bad.isEmpty ? inventory.hosts : bad, context: context)
+        for h in bad.isEmpty ? inventory.hosts : bad {
+            let reason = verdict.reasons.filter { $0.contains(h.name) }.joined(separator: "; ")
+            failures.append(OpsError(host: h.name, step: "verify quorum",
+                                     (reason.isEmpty ? verdict.health.rawValue : reason) + " after \(Int(timeout))s",
+                                     detail: tails[h.name]))
+        }
+    }
+    return DeployReport(hosts: results, probes: probes, verdict: verdict, unchanged: unchanged, failures: failures)
+}
+
+/// Restarts running servers whose files changed. When the ensemble is healthy first, one
+/// host at a time, followers before the leader, waiting for a healthy verdict after each
+/// (as cp-ansible and the HDP guide do), and stopping at the first host that does not come
+/// back. When it is not healthy there is no quorum to protect: all restart at once.
+/// Returns the hosts restarted and the failures.
+public func rollingRestart(_ inventory: Inventory, hosts: [HostSpec], timeout: Double,
+                           context: OpsContext) -> ([String], [OpsError]) {
+    let before = judge(inventory, probeAll(inventory, context: context))
+    @Sendable func restart(_ host: HostSpec) -> OpsError? {
+        do {
+            let conn = try context.connections.connect(host)
+            defer { conn.close() }
+            let l = HostLayout(host.server)
+            try conn.run("sh \(shellQuote(l.launcher)) stop", host: host.name, step: "stop server", timeout: 60)
+            try conn.run("sh \(shellQuote(l.launcher)) start && rm -f \(shellQuote(l.restartMarker))",
+                         host: host.name, step: "start server", timeout: 60)
+            return nil
+        } catch {
+            return OpsError.wrap(error, host: host.name, step: "restart")
+        }
+    }
+    guard before.health == .healthy, hosts.count > 0 else {
+        context.progress("restarting \(hosts.map(\.name).joined(separator: ", ")) together (ensemble \(before.health.rawValue))")
+        let errors = inParallel(hosts) { restart($0) }
+        return (zip(hosts, errors).filter { $0.1 == nil }.map(\.0.name), errors.compactMap { $0 })
+    }
+    let ordered = hosts.filter { $0.name != before.leader } + hosts.filter { $0.name == before.leader }
+    var done: [String] = []
+    for host in ordered {
+        context.progress("\(host.name): restarting\(host.name == before.leader ? " (leader, last)" : "")")
+        // A thread of its own: a libssh2 session stays on the thread that made it.
+        if let e = inParallel([host], { restart($0) })[0] { return (done, [e]) }
+        done.append(host.name)
+        let (_, v) = waitForQuorum(inventory, timeout: timeout, context: context)
+        guard v.health == .healthy else {
+            let rest = ordered.drop { $0.name != host.name }.dropFirst().map(\.name)
+            return (done, [OpsError(host: host.name, step: "rolling restart",
+                                    "ensemble \(v.health.rawValue) after restarting \(host.name); stopped before "
+                                    + (rest.isEmpty ? "finishing" : rest.joined(separator: ", ")),
+                                    detail: v.reasons.joined(separator: "\n"))])
+        }
+    }
+    return (done, [])
+}
+
+/// Probes every host until the verdict is healthy or `timeout` passes.
+public func waitForQuorum(_ inventory: Inventory, timeout: Double, context: OpsContext) -> ([HostProbe], Verdict) {
+    let deadline = Date().addingTimeInterval(timeout)
+    var last: ([HostProbe], Verdict)
+    var lastLine = ""
+    repeat {
+        let probes = probeAll(inventory, context: context)
+        let v = judge(inventory, probes)
+        last = (probes, v)
+        if v.health == .healthy { return last }
+        let line = "  " + v.health.rawValue + (v.reasons.isEmpty ? "" : ": " + v.reasons.joined(separator: "; "))
+        if line != lastLine { context.progress(line); lastLine = line }
+        Thread.sleep(forTimeInterval: 1)
+    } while Date() < deadline
+    return last
+}
+
+/// Probes all hosts in parallel.
+public func probeAll(_ inventory: Inventory, context: OpsContext, timeout: Double = 3) -> [HostProbe] {
+    inParallel(inventory.hosts) { probe($0, client: context.fourLetter, timeout: timeout) }
+}
+
+/// The last lines of each host's server log (best effort).
+public func logTails(_ inventory: Inventory, hosts: [HostSpec], context: OpsContext, lines: Int = 30) -> [String: String] {
+    let pairs = inParallel(hosts) { h -> (String, String) in
+        do {
+            let c = try context.connections.connect(h)
+            defer { c.close() }
+            // Our own probes fill the log with "Processing srvr command" lines: skip them.
+            let r = try c.exec("grep -v 'Processing [a-z]* command' \(shellQuote(HostLayout(h.server).logFile)) 2>&1 | tail -n \(lines)", timeout: 20)
+            return (h.name, "end of \(HostLayout(h.server).logFile):\n" + r.stdoutString)
+        } catch {
+            return (h.name, "(log unavailable: \(error))")
+        }
+    }
+    return Dictionary(pairs, uniquingKeysWith: { a, _ in a })
+}
+
+/// `zkops start` / `stop` on some hosts.
+public func control(_ inventory: Inventory, hosts: [HostSpec], verb: String, context: OpsContext) -> [HostResult] {
+    inParallel(hosts) { host in
+        do {
+            let conn = try context.connections.connect(host)
+            defer { conn.close() }
+            let layout = HostLayout(host.server)
+            let r = try conn.run("sh \(shellQuote(layout.launcher)) \(verb)", host: host.name, step: "\(verb) server", timeout: 60)
+            return HostResult(host: host.name, plan: nil, done: [r.stdoutString.trimmingCharacters(in: .whitespacesAndNewlines)], error: nil)
+        } catch {
+            return HostResult(host: host.name, plan: nil, done: [], error: OpsError.wrap(error, host: host.name, step: verb))
+        }
+    }
+}
+
+/// A one-shot barrier: every host arrives once, with whether its preparation worked;
+/// all wait until all arrived and learn whether every one of them did.
+final class Gate: @unchecked Sendable {
+    private let cond = NSCondition()
+    private var remaining: Int
+    private(set) var failed = false
+
+    init(count: Int) { remaining = count }
+
+    func arriveAndWait(ok: Bool) -> Bool {
+        cond.lock()
+        defer { cond.unlock() }
+        if !ok { failed = true }
+        remaining -= 1
+        if remaining == 0 { cond.broadcast() }
+        while remaining > 0 { cond.wait() }
+        return !failed
+    }
+}

@@ -1,0 +1,47 @@
+import ArgumentParser
+import Foundation
+import ZKOps
+
+/// `zkops deploy -i INV [--binary PATH]`.
+struct DeployCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "deploy",
+        abstract: "Install, configure and start every host in parallel, then wait until quorum is proven.")
+
+    @OptionGroup var options: InventoryOptions
+    @OptionGroup var ssh: SSHOptions
+
+    @Option(help: "The zkserver binary to upload (swift flavor).")
+    var binary: String?
+
+    @Option(help: "Seconds to wait for a proven quorum.")
+    var timeout: Double = 90
+
+    @Flag(help: "JSON output.")
+    var json = false
+
+    func run() throws {
+        let needsBinary = try Inventory.load(path: options.inventory).hosts.contains { $0.server.flavor == .swift }
+        let bin = binary.map { URL(fileURLWithPath: ($0 as NSString).expandingTildeInPath).standardizedFileURL.path }
+        let inv = try options.load(binary: bin, requireBinary: needsBinary)
+        if let bin, needsBinary {
+            for w in binaryWarnings(bin) { Terminal.err("warning: \(w)") }
+        }
+        let inputs = try DeployInputs.prepare(inv, binary: bin)
+        let report = deploy(inv, inputs: inputs, timeout: timeout,
+                            context: OpsContext(connections: ssh.factory, progress: Terminal.progress))
+        if json {
+            Terminal.json(report)
+        } else {
+            for r in report.hosts where r.ok {
+                print("\(r.host): " + (r.done.isEmpty ? "unchanged" : r.done.joined(separator: "; ")))
+            }
+            Terminal.failures(report.failures)
+            if let v = report.verdict {
+                print("ensemble: \(v.health.rawValue)" + (v.leader.map { ", leader \($0)" } ?? ""))
+            }
+            if report.ok && report.unchanged { print("nothing changed; no server restarted") }
+        }
+        if !report.ok { throw ExitCode(1) }
+    }
+}

@@ -1,0 +1,100 @@
+"""Fixtures for the integration suite; the server harness itself is in zkharness.py.
+
+ZK_TARGET=apache|swift (default apache) picks the server: Apache ZooKeeper 3.8 (the
+reference) or our zkserver ($ZKSERVER_BIN, default <repo>/.build/release/zkserver).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+import pytest
+
+from zkharness import TARGET, ZkServer, _live_servers
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    if report.failed:
+        for server in list(_live_servers):
+            report.sections.append((f"server log :{server.port}", server.log_tail()))
+
+
+@pytest.fixture(scope="session")
+def target() -> str:
+    return TARGET
+
+
+@pytest.fixture(scope="module")
+def zk_server_factory():
+    """Start extra servers with extra zoo.cfg keys: factory(extra={...}, drop=(...)).
+    They are stopped and removed when the module's tests are done."""
+    started: list[ZkServer] = []
+
+    def make(extra: dict[str, str] | None = None, drop: tuple[str, ...] = (), name: str = "zk") -> ZkServer:
+        server = ZkServer(extra, drop, name)
+        started.append(server)
+        return server.start()
+
+    yield make
+    for server in started:
+        server.cleanup()
+
+
+@pytest.fixture(scope="module")
+def zk_server(request):
+    """A fresh server shared by one test module (tests use unique paths)."""
+    server = ZkServer(name=request.module.__name__.rsplit(".", 1)[-1])
+    try:
+        server.start()
+        yield server
+    finally:
+        server.cleanup()
+
+
+@pytest.fixture
+def zk(zk_server):
+    """A started kazoo client on the module's server, closed after the test."""
+    from kazoo.client import KazooClient
+
+    client = KazooClient(hosts=zk_server.hosts, timeout=10)
+    client.start(timeout=15)
+    yield client
+    try:
+        client.stop()
+        client.close()
+    except Exception:
+        pass
+
+
+@pytest.fixture
+def kazoo_factory(zk_server):
+    """Make more kazoo clients on the module's server; all are stopped after the test."""
+    from kazoo.client import KazooClient
+
+    clients = []
+
+    def make(server: ZkServer | None = None, **kwargs):
+        kwargs.setdefault("timeout", 10)
+        client = KazooClient(hosts=(server or zk_server).hosts, **kwargs)
+        client.start(timeout=15)
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        try:
+            client.stop()
+            client.close()
+        except Exception:
+            pass
+
+
+@pytest.fixture
+def unique(request):
+    """A unique znode path for this test."""
+    name = request.node.name.replace("[", "_").replace("]", "").replace("/", "_")
+    return f"/t-{name}-{os.getpid()}-{time.monotonic_ns() % 10**9}"
