@@ -264,3 +264,29 @@ def test_auth_pipelined_before_connect_reply(zk_server):
     assert sorted((r.body.ustr(), r.body.ustr()) for _ in range(n)) == [("digest", "pipe"), ("ip", "127.0.0.1")]
     s.close_session()
     s.close()
+
+
+RECONFIG = 16
+
+
+def _reconfig_body(joining: str | None = "server.2=127.0.0.1:2888:3888;2182") -> bytes:
+    return zkraw.ustr(joining) + zkraw.ustr(None) + zkraw.ustr(None) + zkraw.i64(-1)
+
+
+def test_reconfig_on_a_standalone_server(zk_server_factory):
+    """A standalone server refuses reconfig: disabled by default; with reconfigEnabled=true it is
+    still not an ensemble. The codes are what Apache 3.8 answers."""
+    off = zk_server_factory(name="reconfig-off")
+    with RawSession(off.port) as s:
+        r = s.call(RECONFIG, _reconfig_body())
+        assert (r.err, r.body.remaining()) == (RECONFIG_DISABLED_EXPECTED, 0)
+        assert s.exists("/").err == 0
+    on = zk_server_factory({"reconfigEnabled": "true", "skipACL": "yes"}, name="reconfig-on")
+    with RawSession(on.port) as s:
+        r = s.call(RECONFIG, _reconfig_body())
+        assert r.err == RECONFIG_ENABLED_STANDALONE_EXPECTED
+        assert s.exists("/").err == 0
+
+# Filled in from Apache 3.8.0's answers (see the test above).
+RECONFIG_DISABLED_EXPECTED = -123
+RECONFIG_ENABLED_STANDALONE_EXPECTED = -6
