@@ -129,3 +129,80 @@ def test_acknowledged_writes_survive_sigkill():
         assert total_acked > CYCLES * WRITERS, f"only {total_acked} writes were acknowledged"
     finally:
         server.cleanup()
+
+
+# --- Damaged files (zkserver's own format, so zkserver only) -------------------------------
+
+import hashlib
+import re
+import subprocess
+
+import pytest
+
+
+def _zkserver_bin() -> str:
+    from zkharness import REPO_ROOT
+    return os.environ.get("ZKSERVER_BIN") or str(REPO_ROOT / ".build" / "release" / "zkserver")
+
+
+def _records(log_file) -> list[tuple[int, int, int]]:
+    """(zxid, offset, len) of each record, from `zkserver dump-log`."""
+    out = subprocess.run([_zkserver_bin(), "dump-log", str(log_file)], capture_output=True, text=True, check=True).stdout
+    return [(int(z, 16), int(o), int(n)) for z, o, n in re.findall(r"zxid=0x([0-9a-f]+) offset=(\d+) len=(\d+)", out)]
+
+
+def _flip(path, offset: int) -> None:
+    with open(path, "r+b") as f:
+        f.seek(offset)
+        b = f.read(1)
+        f.seek(offset)
+        f.write(bytes([b[0] ^ 0xFF]))
+
+
+def _digest_dir(d) -> dict[str, str]:
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(d.iterdir())}
+
+
+def _filled_server() -> ZkServer:
+    server = ZkServer(name="damage").start()
+    with RawSession(server.port) as s:
+        for i in range(20):
+            assert s.create(f"/d{i}", b"x" * 50).err == 0
+    server.crash()
+    return server
+
+
+@pytest.mark.skipif(TARGET != "swift", reason="damages zkserver's own log format; Apache's differs")
+def test_torn_tail_is_truncated_with_a_warning():
+    server = _filled_server()
+    try:
+        vdir = server.data_dir / "version-2"
+        log = max(vdir.glob("log.*"), key=lambda p: int(p.name.split(".")[1], 16))
+        zxid, off, n = _records(log)[-1]
+        _flip(log, off + n - 1)  # a record cut by the crash: bad checksum at the very end
+        server.start()
+        assert re.search(r"(?i)torn|truncat", server.log_tail(200)), server.log_tail()
+        with RawSession(server.port) as s:
+            assert s.exists("/d18").err == 0      # everything before the torn record is there
+            assert s.create("/after-torn").err == 0  # and the server takes new writes
+    finally:
+        server.cleanup()
+
+
+@pytest.mark.skipif(TARGET != "swift", reason="damages zkserver's own log format; Apache's differs")
+def test_corruption_in_the_middle_stops_start_up_and_deletes_nothing():
+    server = _filled_server()
+    try:
+        vdir = server.data_dir / "version-2"
+        log = max(vdir.glob("log.*"), key=lambda p: int(p.name.split(".")[1], 16))
+        recs = _records(log)
+        zxid, off, n = recs[len(recs) // 2]
+        _flip(log, off + n - 1)
+        before = _digest_dir(vdir)
+        proc = subprocess.run([_zkserver_bin(), str(server.cfg_path)], capture_output=True, text=True, timeout=30)
+        assert proc.returncode != 0
+        msg = proc.stderr + proc.stdout
+        assert log.name in msg and re.search(r"offset \d+", msg), msg
+        assert _digest_dir(vdir) == before  # nothing deleted or rewritten
+    finally:
+        server.cleanup()
