@@ -10,6 +10,7 @@ import ZKProtocol
 /// There is deliberately no reconnect logic: when the connection drops, every outstanding and
 /// later call fails with `.connectionLoss`, `events` yields a `.disconnected` state event and
 /// finishes, and the session is left to expire on the server. Connect again to continue.
+/// Call `close()` when done: dropping the last reference does not close the connection.
 public final class ZooKeeperClient: Sendable {
     /// The session id the server assigned.
     public let sessionId: Int64

@@ -146,6 +146,14 @@ public struct DataTree: Sendable {
         }
     }
 
+    /// Mutates a node where it lives, for changes that leave the indexes alone (a parent's child
+    /// set and counters). Copying the node out and back would copy its child set each time.
+    private mutating func updateInPlace(_ path: String, _ body: (inout DataNode) -> Void) {
+        guard nodes[path] != nil else { return }
+        if undo != nil, !(undo!.contains { $0.0 == path }) { undo!.append((path, nodes[path])) }
+        body(&nodes[path]!)
+    }
+
     private mutating func beginUndo() { undo = [] }
     private mutating func rollback() {
         guard let log = undo else { return }
@@ -226,14 +234,16 @@ public struct DataTree: Sendable {
                 return .failure(.badArguments)
             }
             let parentPath = PathUtils.parent(of: path)
-            guard let parent = nodes[parentPath] else { return .failure(.noNode) }
+            // Only the ACL is copied out: holding the whole parent would make the child-set
+            // update below copy it (copy-on-write), O(children) per delete.
+            guard let parentACL = nodes[parentPath]?.acl else { return .failure(.noNode) }
             if op == .deleteContainer {
                 guard let n = nodes[path] else { return .failure(.noNode) }
                 let o = n.stat.ephemeralOwner
                 guard o == EphemeralOwner.container || EphemeralOwner.isTTL(o) else { return .failure(.badArguments) }
                 guard n.children.isEmpty else { return .failure(.notEmpty) }
             } else {
-                guard check(parent, .delete, auth) else { return .failure(.noAuth) }
+                guard ACLCheck.allowed(parentACL, .delete, auth: auth, skipACL: skipACL) else { return .failure(.noAuth) }
                 guard let n = nodes[path] else { return .failure(.noNode) }
                 guard version == -1 || version == n.stat.version else { return .failure(.badVersion) }
                 guard n.children.isEmpty else { return .failure(.notEmpty) }
@@ -289,13 +299,16 @@ public struct DataTree: Sendable {
         if !c.path.contains("/") || c.path.utf8.contains(0) { return .failure(.badArguments) }
         guard let acl = ACLCheck.fixup(c.acl, auth: auth) else { return .failure(.invalidACL) }
         let parentPath = PathUtils.parent(of: c.path)
-        guard var parent = nodes[parentPath] else { return .failure(.noNode) }
-        guard check(parent, .create, auth) else { return .failure(.noAuth) }
+        // Scalars only (see delete): the parent's child set is then updated in place.
+        guard let parentACL = nodes[parentPath]?.acl, let parentStat = nodes[parentPath]?.stat else {
+            return .failure(.noNode)
+        }
+        guard ACLCheck.allowed(parentACL, .create, auth: auth, skipACL: skipACL) else { return .failure(.noAuth) }
         var path = c.path
-        if mode.isSequential { path += PathUtils.sequenceSuffix(parent.stat.cversion) }
+        if mode.isSequential { path += PathUtils.sequenceSuffix(parentStat.cversion) }
         if PathUtils.validate(path) != nil { return .failure(.badArguments) }
         if nodes[path] != nil { return .failure(.nodeExists) }
-        if EphemeralOwner.isSession(parent.stat.ephemeralOwner) { return .failure(.noChildrenForEphemerals) }
+        if EphemeralOwner.isSession(parentStat.ephemeralOwner) { return .failure(.noChildrenForEphemerals) }
         var owner: Int64 = 0
         if mode.isEphemeral {
             guard sessions[txn.sessionId] != nil else { return .failure(.sessionExpired) }
@@ -310,11 +323,13 @@ public struct DataTree: Sendable {
         stat.ctime = txn.time; stat.mtime = txn.time
         stat.ephemeralOwner = owner
         stat.dataLength = Int32(c.data?.count ?? 0)
-        parent.stat.cversion = parent.stat.cversion &+ 1
-        parent.stat.pzxid = txn.zxid
-        parent.stat.numChildren += 1
-        parent.children.insert(PathUtils.name(of: path))
-        setNode(parentPath, parent)
+        let name = PathUtils.name(of: path)
+        updateInPlace(parentPath) { parent in
+            parent.stat.cversion = parent.stat.cversion &+ 1
+            parent.stat.pzxid = txn.zxid
+            parent.stat.numChildren += 1
+            parent.children.insert(name)
+        }
         setNode(path, DataNode(data: c.data, acl: acl, stat: stat))
         triggers.append(WatchTrigger(path: path, type: .nodeCreated))
         triggers.append(WatchTrigger(path: parentPath, type: .nodeChildrenChanged))
@@ -329,12 +344,12 @@ public struct DataTree: Sendable {
     private mutating func removeNode(_ path: String, zxid: Int64, triggers: inout [WatchTrigger]) -> Bool {
         guard nodes[path] != nil else { return false }
         let parentPath = PathUtils.parent(of: path)
-        if var parent = nodes[parentPath] {
+        let name = PathUtils.name(of: path)
+        updateInPlace(parentPath) { parent in
             // Only pzxid moves: the stored cversion counts creations (see `clientStat`).
-            parent.children.remove(PathUtils.name(of: path))
+            parent.children.remove(name)
             parent.stat.numChildren -= 1
             parent.stat.pzxid = zxid
-            setNode(parentPath, parent)
         }
         setNode(path, nil)
         triggers.append(WatchTrigger(path: path, type: .nodeDeleted))
