@@ -72,6 +72,16 @@ public struct DataTree: Sendable {
     public static let specialPaths: Set<String> = ["/", "/zookeeper", "/zookeeper/quota", "/zookeeper/config"]
     public static let configPath = "/zookeeper/config"
 
+    /// One shared array per distinct ACL list (Apache's ACL cache): most nodes use a handful of
+    /// lists, so sharing the storage saves an allocation per node.
+    private var aclCache: [[ACL]: [ACL]] = [:]
+
+    private mutating func interned(_ acl: [ACL]) -> [ACL] {
+        if let shared = aclCache[acl] { return shared }
+        if aclCache.count < 100_000 { aclCache[acl] = acl }
+        return acl
+    }
+
     // Multi is applied op by op; on failure the touched nodes are put back from this log.
     private var undo: [(String, DataNode?)]? = nil
 
@@ -112,6 +122,7 @@ public struct DataTree: Sendable {
         for (path, n) in list {
             var n = n
             n.children = []
+            n.acl = interned(n.acl)
             setNode(path, n)
             if path != "/" { nodes[PathUtils.parent(of: path)]?.children.insert(PathUtils.name(of: path)) }
         }
@@ -269,7 +280,7 @@ public struct DataTree: Sendable {
             guard check(n, .admin, auth) else { return .failure(.noAuth) }
             guard let fixed = ACLCheck.fixup(acl, auth: auth) else { return .failure(.invalidACL) }
             guard version == -1 || version == n.stat.aversion else { return .failure(.badVersion) }
-            n.acl = fixed
+            n.acl = interned(fixed)
             n.stat.aversion = n.stat.aversion &+ 1
             setNode(path, n)
             return .success(Applied(response: .stat(n.clientStat), multi: .check))
@@ -330,7 +341,7 @@ public struct DataTree: Sendable {
             parent.stat.numChildren += 1
             parent.children.insert(name)
         }
-        setNode(path, DataNode(data: c.data, acl: acl, stat: stat))
+        setNode(path, DataNode(data: c.data, acl: interned(acl), stat: stat))
         triggers.append(WatchTrigger(path: path, type: .nodeCreated))
         triggers.append(WatchTrigger(path: parentPath, type: .nodeChildrenChanged))
         let shown = nodes[path]!.clientStat
