@@ -206,3 +206,37 @@ def test_corruption_in_the_middle_stops_start_up_and_deletes_nothing():
         assert _digest_dir(vdir) == before  # nothing deleted or rewritten
     finally:
         server.cleanup()
+
+
+@pytest.mark.skipif(TARGET != "swift", reason="Apache reads snapCount as a JVM property; this checks zkserver's files")
+def test_snapshots_every_snapcount_and_recovery_from_snapshot_plus_log():
+    server = ZkServer({"snapCount": "40"}, name="snaps").start()
+    try:
+        with RawSession(server.port) as s:
+            for i in range(300):
+                assert s.create(f"/s{i}", str(i).encode()).err == 0
+        vdir = server.data_dir / "version-2"
+        # snapCount=40 → a snapshot every 20–40 txns, written in the background
+        deadline = time.monotonic() + 10
+        while len(list(vdir.glob("snapshot.*"))) < 5 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        snaps = sorted(vdir.glob("snapshot.*"), key=lambda p: int(p.name.split(".")[1], 16))
+        assert len(snaps) >= 5, [p.name for p in snaps]
+        server.crash()
+        server.start()
+        assert re.search(r"recovered \d+ znodes", server.log_tail(200))
+        with RawSession(server.port) as s:
+            for i in (0, 150, 299):
+                assert s.get_data(f"/s{i}").body.buf() == str(i).encode()
+            assert s.get_all_children_number("/").body.i32() == 300 + 3  # + /zookeeper and its two
+        # purge keeps the newest 3 snapshots and the logs they need; the server still recovers
+        out = subprocess.run([_zkserver_bin(), "purge", "--count", "3", str(server.cfg_path)],
+                             capture_output=True, text=True, check=True).stdout
+        assert "files removed" in out
+        assert len(list(vdir.glob("snapshot.*"))) == 3
+        server.crash()
+        server.start()
+        with RawSession(server.port) as s:
+            assert s.get_data("/s299").body.buf() == b"299"
+    finally:
+        server.cleanup()
