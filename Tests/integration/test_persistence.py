@@ -10,13 +10,7 @@ import zkraw
 from zkraw import RawSession
 
 
-def wait_for(pred, timeout=10.0, step=0.1):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return True
-        time.sleep(step)
-    return pred()
+from zkharness import wait_for
 
 
 @pytest.mark.parametrize("how", ["stop", "crash"])

@@ -5,13 +5,7 @@ import time
 
 
 
-def wait_for(pred, timeout=10.0, step=0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return True
-        time.sleep(step)
-    return pred()
+from zkharness import wait_for
 
 
 def test_lock_contention_and_release(kazoo_factory, unique):

@@ -58,6 +58,16 @@ BASE_CONFIG = {
 _live_servers: list["ZkServer"] = []
 
 
+def wait_for(pred, timeout: float = 10.0, step: float = 0.05) -> bool:
+    """Polls `pred` until it is true or `timeout` passes; returns its last value."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return True
+        time.sleep(step)
+    return pred()
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
