@@ -114,7 +114,7 @@ public struct DataTree: Sendable {
         setNode("/zookeeper/config", n)
     }
 
-    /// Replaces the whole state from a snapshot; nodes must come parents first.
+    /// Replaces the whole state from a snapshot (nodes in any order).
     mutating func restore(lastZxid: Int64, sessions: [Int64: SessionRecord], nodes list: [(String, DataNode)]) {
         nodes = [:]; ephemerals = [:]; containers = []; ttlNodes = []; approximateDataSize = 0
         self.sessions = sessions
@@ -124,7 +124,9 @@ public struct DataTree: Sendable {
             n.children = []
             n.acl = interned(n.acl)
             setNode(path, n)
-            if path != "/" { nodes[PathUtils.parent(of: path)]?.children.insert(PathUtils.name(of: path)) }
+        }
+        for (path, _) in list where path != "/" {
+            nodes[PathUtils.parent(of: path)]?.children.insert(PathUtils.name(of: path))
         }
     }
 
