@@ -307,8 +307,6 @@ public final class ServerCore: @unchecked Sendable {
                 watches.add(.data, path: p, watcher: c.id)
             case (.getChildren(let p, true, _), .success):
                 watches.add(.child, path: p, watcher: c.id)
-            case (.multiRead(let ops), .success):
-                _ = ops
             default:
                 break
             }
@@ -547,10 +545,6 @@ public final class ServerCore: @unchecked Sendable {
     private func expireSessions() {
         let now = Clock.monotonicMillis()
         for (sid, deadline) in sessionExpiry where deadline < now && !closingSessions.contains(sid) {
-            if let cid = sessionConnection[sid], let c = connections[cid], c.state == .connected {
-                // Still connected but silent past its timeout: Apache expires it too.
-                _ = c
-            }
             logger.info("Expiring session \(Zxid(sid)), timeout of \(tree.sessions[sid]?.timeout ?? 0)ms exceeded")
             closingSessions.insert(sid)
             propose(.closeSession, session: sid, cxid: 0, origin: .internalRequest)
