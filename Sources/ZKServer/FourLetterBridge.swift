@@ -83,6 +83,8 @@ enum FourLetterBridge {
         s.dataDirSize = directorySize(config.dataDir + "/version-2")
         s.logDirSize = directorySize(config.dataLogDir + "/version-2")
         s.clientPort = config.clientListenPort
+        s.serving = core.serving
+        core.quorum?.fill(&s)
         return s
     }
 

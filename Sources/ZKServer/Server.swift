@@ -14,11 +14,18 @@ public final class ClientListener: Sendable {
 
     public init(host: String, port: Int, settings: CoreSettings, tree: DataTree, log: any TxnLogSink,
                 logger: Logger, fourLetter: @escaping @Sendable (String) -> Bool,
-                render: @escaping @Sendable (ServerCore, String, WatcherID?) -> String) async throws {
+                render: @escaping @Sendable (ServerCore, String, WatcherID?) -> String,
+                prepare: (@Sendable (ServerCore) throws -> Void)? = nil) async throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let loop = group.next()
         let core = ServerCore(loop: loop, settings: settings, tree: tree, log: log, logger: logger)
-        try await loop.submit { core.start() }.get()
+        do {
+            // `prepare` runs before the port opens, so no client sees a half-configured core.
+            try await loop.submit { try prepare?(core); core.start() }.get()
+        } catch {
+            try? await group.shutdownGracefully()
+            throw error
+        }
         let maxBuffer = settings.juteMaxBuffer
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(ChannelOptions.backlog, value: 256)

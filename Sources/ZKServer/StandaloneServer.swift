@@ -53,6 +53,7 @@ public final class StandaloneServer: Sendable {
         s.juteMaxBuffer = c.juteMaxBuffer
         s.reconfigEnabled = c.reconfigEnabled
         s.containerCheckIntervalMs = c.containerCheckIntervalMs
+        s.readOnlyModeEnabled = c.readOnlyModeEnabled
         return s
     }
 
@@ -108,7 +109,6 @@ public final class StandaloneServer: Sendable {
             }
         })
         self.snapshotter = snapshotter
-        let counter = SnapCounter(threshold: Self.randomizedSnapCount(config.snapCount))
         // An empty data dir gets a first snapshot, as Apache writes snapshot.0 at first start.
         if tree.lastZxid == 0, (try? SnapshotStore.snapshotFiles(in: snapDir).isEmpty) ?? true {
             try SnapshotStore.write(directory: snapDir, zxid: 0, payload: tree.snapshotBytes())
@@ -124,22 +124,34 @@ public final class StandaloneServer: Sendable {
             render: { core, word, cid in FourLetterBridge.render(word, core: core, connection: cid, config: cfg, whitelist: whitelist) })
         let core = listener.core
         try await core.loop.submit {
-            core.onApplied = { core, n in
-                counter.sinceLast += n
-                guard counter.sinceLast >= counter.threshold else { return }
-                counter.sinceLast = 0
-                counter.threshold = Self.randomizedSnapCount(cfg.snapCount)
-                // The tree is a value: this copy is O(1) and serializes on the snapshot thread while
-                // the loop goes on applying writes.
-                let copy = core.tree
-                if !snapshotter.start(zxid: copy.lastZxid, payload: { copy.snapshotBytes() }) {
-                    logger.warning("Too busy to snap, skipping")
-                }
-            }
+            Self.installMaintenance(core: core, config: cfg, snapshotter: snapshotter, logger: logger)
         }.get()
+        logger.info("zkserver \(ZKServerVersion.version) standalone, serving clients on \(config.clientListenHost):\(listener.localPort ?? port)")
+    }
+
+    /// Periodic snapshots (every snapCount/2 + random(snapCount/2) applied txns) and autopurge.
+    /// Call on the core's loop.
+    static func installMaintenance(core: ServerCore, config: ServerConfig, snapshotter: BackgroundSnapshotter,
+                                   logger: Logger) {
+        let counter = SnapCounter(threshold: randomizedSnapCount(config.snapCount))
+        let snapCount = config.snapCount
+        core.onApplied = { core, n in
+            counter.sinceLast += n
+            guard counter.sinceLast >= counter.threshold else { return }
+            counter.sinceLast = 0
+            counter.threshold = randomizedSnapCount(snapCount)
+            // The tree is a value: this copy is O(1) and serializes on the snapshot thread while
+            // the loop goes on applying writes.
+            let copy = core.tree
+            if !snapshotter.start(zxid: copy.lastZxid, payload: { copy.snapshotBytes() }) {
+                logger.warning("Too busy to snap, skipping")
+            }
+        }
         if config.purgeInterval > 0 {
             let hours = Int64(config.purgeInterval)
             let retain = max(3, config.snapRetainCount)
+            let snapDir = StorageLayout.versionDirectory(config.dataDir)
+            let logDir = StorageLayout.versionDirectory(config.dataLogDir)
             core.loop.scheduleRepeatedTask(initialDelay: .hours(hours), delay: .hours(hours)) { _ in
                 do {
                     let removed = try Purge.purge(snapshotDir: snapDir, logDir: logDir, retain: retain)
@@ -149,7 +161,6 @@ public final class StandaloneServer: Sendable {
                 }
             }
         }
-        logger.info("zkserver \(ZKServerVersion.version) standalone, serving clients on \(config.clientListenHost):\(listener.localPort ?? port)")
     }
 
     public func run() async throws {

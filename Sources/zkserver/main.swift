@@ -42,14 +42,15 @@ struct Start: AsyncParsableCommand {
             throw ExitCode(2)
         }
         for key in cfg.ignoredKeys { logger.notice("\(cfg.configFile): ignoring unsupported key \(key)") }
-        if cfg.isDistributed {
-            logger.critical("\(cfg.configFile): ensemble mode (server.N lines with standaloneEnabled=false or several participants) is not supported yet")
-            throw ExitCode(2)
-        }
         do {
-            let server = try await StandaloneServer(config: cfg, logger: logger)
             signal(SIGPIPE, SIG_IGN)
-            try await server.run()
+            if cfg.isDistributed {
+                let server = try await EnsembleServer(config: cfg, logger: logger)
+                try await server.run()
+            } else {
+                let server = try await StandaloneServer(config: cfg, logger: logger)
+                try await server.run()
+            }
         } catch {
             logger.critical("start-up failed: \(error)")
             throw ExitCode(1)

@@ -56,6 +56,9 @@ public struct ServerConfig: Sendable, Equatable {
     /// `DigestAuthenticationProvider.superDigest` (also accepted as `superDigest`): `super:<base64 sha1>`.
     public var superDigest: String?
     public var localSessionsEnabled: Bool = false
+    /// `readonlymode.enabled=true` (Apache: the JVM property of that name): a server cut off from
+    /// the quorum keeps serving reads to clients that asked for a read-only session.
+    public var readOnlyModeEnabled: Bool = false
     public var localSessionsUpgradingEnabled: Bool = false
     /// Whether observers log to disk (`syncEnabled`).
     public var syncEnabled: Bool = true
@@ -186,6 +189,7 @@ public struct ServerConfig: Sendable, Equatable {
                 guard try int(e) == 3 else { throw err(e, "only 3 (fast leader election) is supported") }
             case "quorumListenOnAllIPs": cfg.quorumListenOnAllIPs = try bool(e)
             case "localSessionsEnabled": cfg.localSessionsEnabled = try bool(e)
+            case "readonlymode.enabled": cfg.readOnlyModeEnabled = try bool(e)
             case "localSessionsUpgradingEnabled": cfg.localSessionsUpgradingEnabled = try bool(e)
             case "standaloneEnabled": cfg.standaloneEnabled = try bool(e)
             case "reconfigEnabled": cfg.reconfigEnabled = try bool(e)

@@ -13,6 +13,8 @@ final class ClientConnection {
         case local(xid: Int32, request: ZKRequest, received: UInt64)
         /// A write waiting for its transaction to be applied.
         case write(xid: Int32, zxid: Int64, received: UInt64)
+        /// A `sync` waiting for the quorum (ensemble mode).
+        case sync(xid: Int32, path: String, id: Int64, received: UInt64)
         /// A reply already computed (auth), sent when it reaches the head.
         case ready(xid: Int32, err: ErrorCode, response: ZKResponse, closeAfter: Bool, zxid: Int64?)
     }
@@ -25,6 +27,8 @@ final class ClientConnection {
     var sessionId: Int64 = 0
     var timeout: Int32 = 0
     var readOnlyFlag: Bool? = nil
+    /// A read-only session of a server cut off from the quorum: not global, writes refused.
+    var readOnlySession = false
     var auth: [Id]
     var queue = Deque<Pending>()
     var pendingWrites = 0

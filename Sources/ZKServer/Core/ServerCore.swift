@@ -20,6 +20,8 @@ public struct CoreSettings: Sendable {
     /// How often empty containers and expired TTL nodes are looked for (Apache's
     /// znode.container.checkIntervalMs).
     public var containerCheckIntervalMs: Int = 60_000
+    /// Serve read-only sessions while cut off from the quorum (ensemble mode).
+    public var readOnlyModeEnabled = false
     public init() {}
 }
 
@@ -65,6 +67,12 @@ public final class ServerCore: @unchecked Sendable {
     let startedAt = Clock.monotonicMillis()
     /// Called on the loop after each commit batch with the number of txns applied (snapshots).
     var onApplied: ((ServerCore, Int) -> Void)?
+    /// Ensemble mode: where writes and syncs go. Nil when standalone.
+    var quorum: (any QuorumLink)?
+    /// False while an ensemble member has no synced leader: client connections are refused.
+    private(set) var serving = true
+    private var nextSyncId: Int64 = 1
+    private var pendingSyncs: [Int64: WatcherID] = [:]
 
     public init(loop: any EventLoop, settings: CoreSettings, tree: DataTree, log: any TxnLogSink, logger: Logger) {
         self.loop = loop
@@ -96,7 +104,9 @@ public final class ServerCore: @unchecked Sendable {
     }
 
     var lastZxid: Int64 { tree.lastZxid }
-    var outstanding: Int { inFlight.count }
+    var outstanding: Int {
+        quorum == nil ? inFlight.count : connections.values.reduce(0) { $0 + $1.pendingWrites }
+    }
 
     // MARK: - Connections
 
@@ -165,11 +175,23 @@ public final class ServerCore: @unchecked Sendable {
     private func touch(_ c: ClientConnection) {
         if c.sessionId != 0, sessionExpiry[c.sessionId] != nil {
             sessionExpiry[c.sessionId] = Clock.monotonicMillis() + Int64(c.timeout)
+            quorum?.touched(session: c.sessionId)
         }
     }
 
     private func connect(_ c: ClientConnection, _ req: ConnectRequest) throws {
         c.readOnlyFlag = req.readOnly
+        guard serving else {
+            if settings.readOnlyModeEnabled && req.readOnly == true {
+                readOnlyConnect(c, req)
+                return
+            }
+            // Apache: "Zookeeper server not running" and the connection is closed; the client
+            // tries another server.
+            logger.debug("refusing a session: not serving (no quorum)")
+            close(c)
+            return
+        }
         if req.lastZxidSeen > tree.lastZxid {
             logger.info("Refusing session request: client has seen zxid \(Zxid(req.lastZxidSeen)), our last zxid is \(Zxid(tree.lastZxid))")
             close(c)
@@ -201,6 +223,7 @@ public final class ServerCore: @unchecked Sendable {
             c.state = .connected
             sessionConnection[req.sessionId] = c.id
             sessionExpiry[req.sessionId] = Clock.monotonicMillis() + Int64(timeout)
+            quorum?.touched(session: req.sessionId)
             sendConnectResponse(c, ConnectResponse(timeout: timeout, sessionId: req.sessionId, password: s.password,
                                                    readOnly: req.readOnly.map { _ in false }))
             return
@@ -217,6 +240,22 @@ public final class ServerCore: @unchecked Sendable {
         propose(.createSession(timeout: timeout, password: password), session: sid, cxid: 0, origin: .connect(c.id))
     }
 
+    /// Apache's read-only mode: a session local to this server (never logged, so it ends with
+    /// the connection), reads from the local tree, every write answered NotReadOnly.
+    private func readOnlyConnect(_ c: ClientConnection, _ req: ConnectRequest) {
+        let timeout = Int32(min(max(Int(req.timeout), settings.minSessionTimeout), settings.maxSessionTimeout))
+        let sid = nextSessionId
+        nextSessionId += 1
+        var password = [UInt8](repeating: 0, count: 16)
+        var rng = SystemRandomNumberGenerator()
+        for i in 0..<16 { password[i] = rng.next() }
+        c.sessionId = sid
+        c.timeout = timeout
+        c.readOnlySession = true
+        c.state = .connected
+        sendConnectResponse(c, ConnectResponse(timeout: timeout, sessionId: sid, password: password, readOnly: true))
+    }
+
     private func sendConnectResponse(_ c: ClientConnection, _ r: ConnectResponse) {
         c.out.writeFrame { r.write(to: &$0) }
         c.packetsSent += 1
@@ -229,6 +268,24 @@ public final class ServerCore: @unchecked Sendable {
     private func handle(_ c: ClientConnection, xid: Int32, _ request: ZKRequest) {
         let now = Clock.monotonicNanos()
         c.lastCxid = xid
+        if c.readOnlySession {
+            switch request {
+            case .closeSession:
+                enqueueReady(c, xid: xid, err: .ok, response: .empty, closeAfter: true)
+                return
+            case .sync:
+                enqueueReady(c, xid: xid, err: .notReadOnly, response: .empty)
+                return
+            case .reconfig:
+                enqueueReady(c, xid: xid, err: .notReadOnly, response: .empty)
+                return
+            case _ where request.isWrite:
+                enqueueReady(c, xid: xid, err: .notReadOnly, response: .empty)
+                return
+            default:
+                break
+            }
+        }
         switch request {
         case .auth(_, let scheme, let authData):
             // Applied at once so later pipelined writes carry the identity; the reply keeps its place.
@@ -248,6 +305,16 @@ public final class ServerCore: @unchecked Sendable {
             c.queue.append(.write(xid: xid, zxid: 0, received: now))
             closingSessions.insert(c.sessionId)
             propose(.closeSession, session: c.sessionId, cxid: xid, origin: .client(c.id))
+        case .sync(let path) where quorum != nil:
+            // The reply waits until this server has applied everything the leader had proposed.
+            let id = nextSyncId
+            nextSyncId += 1
+            c.queue.append(.sync(xid: xid, path: path, id: id, received: now))
+            pendingSyncs[id] = c.id
+            if !quorum!.sync(id: id) {
+                pendingSyncs[id] = nil
+                close(c)
+            }
         case .reconfig:
             // A standalone server answers reconfig as Apache's does.
             enqueueReady(c, xid: xid, err: settings.reconfigEnabled ? .unimplemented : .reconfigDisabled, response: .empty)
@@ -369,6 +436,19 @@ public final class ServerCore: @unchecked Sendable {
     // MARK: - Propose → log → commit → apply
 
     private func propose(_ body: Txn.Body, session: Int64, cxid: Int32, origin: Origin) {
+        if let q = quorum {
+            // The zxid comes from the leader; the commit finds its connection by (session, cxid).
+            let txn = Txn(zxid: 0, time: Clock.wallMillis(), sessionId: session, cxid: cxid, body: body)
+            if !q.submit(txn) {
+                switch origin {
+                case .client(let cid), .connect(let cid):
+                    if let c = connections[cid] { close(c) }
+                case .internalRequest:
+                    if case .closeSession = body { closingSessions.remove(session) }
+                }
+            }
+            return
+        }
         lastProposedZxid += 1
         let txn = Txn(zxid: lastProposedZxid, time: Clock.wallMillis(), sessionId: session, cxid: cxid, body: body)
         if case .client(let cid) = origin, let c = connections[cid] {
@@ -392,6 +472,78 @@ public final class ServerCore: @unchecked Sendable {
         }
         flushDirty()
         if applied > 0 { onApplied?(self, applied) }
+    }
+
+    /// Ensemble mode: transactions the quorum committed, in zxid order. Each one that a client of
+    /// this server sent is answered here.
+    func applyCommitted(_ txns: [Txn]) {
+        for txn in txns { commit(txn, origin: originOf(txn)) }
+        flushDirty()
+        if !txns.isEmpty { onApplied?(self, txns.count) }
+    }
+
+    /// Which local request a committed txn answers: the connection holding its session, if the
+    /// head of that connection's queue is the write with this cxid (Apache matches the same way).
+    private func originOf(_ txn: Txn) -> Origin {
+        guard let cid = sessionConnection[txn.sessionId], let c = connections[cid] else { return .internalRequest }
+        if case .createSession = txn.body {
+            return c.state == .connecting ? .connect(cid) : .internalRequest
+        }
+        if case .write(let xid, _, let rcv)? = c.queue.first, xid == txn.cxid {
+            c.queue[c.queue.startIndex] = .write(xid: xid, zxid: txn.zxid, received: rcv)
+            return .client(cid)
+        }
+        return .internalRequest
+    }
+
+    /// Ensemble mode: a client `sync` completed.
+    func syncCompleted(id: Int64) {
+        guard let cid = pendingSyncs.removeValue(forKey: id), let c = connections[cid] else { return }
+        if let i = c.queue.firstIndex(where: { if case .sync(_, _, id, _) = $0 { return true } else { return false } }),
+           case .sync(let xid, let path, _, _) = c.queue[i] {
+            c.queue[i] = .ready(xid: xid, err: .ok, response: .path(path), closeAfter: false, zxid: nil)
+        }
+        drain(c)
+        flushDirty()
+    }
+
+    /// Ensemble mode: the server started or stopped serving, or its role changed. Client
+    /// connections are closed either way (their forwarded requests may be lost with the old
+    /// leader); clients reconnect and resume their sessions.
+    func quorumStateChanged(serving on: Bool, leading: Bool) {
+        for c in connections.values where c.state != .closing { close(c) }
+        pendingSyncs.removeAll()
+        closingSessions.removeAll()
+        serving = on
+        if on && leading {
+            // A new leader gives every session a full timeout, as Apache's does.
+            let now = Clock.monotonicMillis()
+            sessionExpiry.removeAll()
+            for (id, s) in tree.sessions { sessionExpiry[id] = now + Int64(s.timeout) }
+        }
+    }
+
+    /// Leader: learners reported these sessions alive.
+    func touchSessions(_ ids: [Int64]) {
+        let now = Clock.monotonicMillis()
+        for id in ids {
+            if let s = tree.sessions[id], sessionExpiry[id] != nil { sessionExpiry[id] = now + Int64(s.timeout) }
+        }
+    }
+
+    /// Learner: the leader sent a snapshot; it replaces the whole state.
+    func replaceTree(_ t: DataTree) {
+        tree = t
+        watches = WatchManager()
+        lastProposedZxid = t.lastZxid
+        let now = Clock.monotonicMillis()
+        sessionExpiry.removeAll()
+        for (id, s) in t.sessions { sessionExpiry[id] = now + Int64(s.timeout) }
+    }
+
+    /// Ensemble mode: sets the membership text of /zookeeper/config.
+    func setConfigData(_ data: [UInt8], version: Int64) {
+        tree.setConfigData(data, zxid: version)
     }
 
     private func commit(_ txn: Txn, origin: Origin) {
@@ -458,7 +610,7 @@ public final class ServerCore: @unchecked Sendable {
         guard c.state == .connected else { return }
         while let head = c.queue.first {
             switch head {
-            case .write:
+            case .write, .sync:
                 return
             case .local(let xid, let request, let received):
                 c.queue.removeFirst()
@@ -543,6 +695,7 @@ public final class ServerCore: @unchecked Sendable {
     // MARK: - Timers
 
     private func expireSessions() {
+        if let q = quorum, !(serving && q.isLeader) { return }
         let now = Clock.monotonicMillis()
         for (sid, deadline) in sessionExpiry where deadline < now && !closingSessions.contains(sid) {
             logger.info("Expiring session \(Zxid(sid)), timeout of \(tree.sessions[sid]?.timeout ?? 0)ms exceeded")
@@ -552,6 +705,7 @@ public final class ServerCore: @unchecked Sendable {
     }
 
     private func cleanContainers() {
+        if let q = quorum, !(serving && q.isLeader) { return }
         for path in tree.expiredContainersAndTTLs(now: Clock.wallMillis()) {
             propose(.request(.delete(path: path, version: -1, .deleteContainer), auth: [ACLCheck.superId]),
                     session: 0, cxid: 0, origin: .internalRequest)

@@ -1,0 +1,105 @@
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import ZKCore
+import ZKQuorum
+import ZKStorage
+
+/// zkserver as a member of an ensemble: recovery, the quorum transport and shell, the client
+/// port, snapshots and autopurge. Writes from clients go through the quorum (`QuorumShell`),
+/// reads are served from the local tree.
+public final class EnsembleServer: Sendable {
+    public let config: ServerConfig
+    public let listener: ClientListener
+    let transport: QuorumNetwork
+    let shell: QuorumShell
+    let snapshotter: BackgroundSnapshotter
+    let logger: Logger
+
+    public init(config: ServerConfig, logger: Logger) async throws {
+        self.config = config
+        self.logger = logger
+        guard let myid = config.myid, let me = config.myServer else {
+            throw StartupError("\(config.configFile): ensemble mode needs a myid file naming one of the server.N lines")
+        }
+        let snapDir = StorageLayout.versionDirectory(config.dataDir)
+        let logDir = StorageLayout.versionDirectory(config.dataLogDir)
+
+        // The tree is the newest snapshot only: log records above it may never have been
+        // committed, so they wait until a leader confirms them (the core re-delivers them).
+        let state = try Recovery.recover(snapshotDir: snapDir, logDir: logDir, warn: { logger.warning("\($0)") })
+        var tree: DataTree
+        if let snap = state.snapshot {
+            do {
+                tree = try DataTree(snapshot: snap.payload, skipACL: config.skipACL,
+                                    extendedTypesEnabled: config.extendedTypesEnabled)
+            } catch {
+                throw StartupError("snapshot 0x\(hex(snap.zxid)) in \(snapDir) does not decode: \(error)")
+            }
+        } else {
+            tree = DataTree(skipACL: config.skipACL, extendedTypesEnabled: config.extendedTypesEnabled)
+        }
+        if tree.lastZxid == 0, (try? SnapshotStore.snapshotFiles(in: snapDir).isEmpty) ?? true {
+            try SnapshotStore.write(directory: snapDir, zxid: 0, payload: tree.snapshotBytes())
+        }
+        let accepted = try EpochFile.read(directory: snapDir, name: EpochFile.accepted) ?? 0
+        let current = try EpochFile.read(directory: snapDir, name: EpochFile.current) ?? 0
+        let persisted = PersistedState(acceptedEpoch: accepted, currentEpoch: current, appliedZxid: tree.lastZxid,
+                                       log: state.records.map { LogEntry(zxid: $0.zxid, payload: $0.payload) })
+        logger.info("recovered snapshot 0x\(hex(tree.lastZxid)) with \(tree.nodeCount) znodes, \(state.records.count) log records above it, acceptedEpoch \(accepted), currentEpoch \(current)")
+
+        let peerConfig = PeerConfig(
+            myid: myid, participants: Set(config.participants.map(\.id)), observers: Set(config.observers.map(\.id)),
+            initLimit: config.initLimit, syncLimit: config.syncLimit, retainedCommittedEntries: 20_000)
+
+        let snapshotter = BackgroundSnapshotter(directory: snapDir, onComplete: { r in
+            switch r {
+            case .success(let f): logger.info("snapshot written: \(f.path)")
+            case .failure(let e): logger.error("snapshot failed: \(e)")
+            }
+        })
+        self.snapshotter = snapshotter
+        guard let port = config.clientListenPort else {
+            throw StartupError("\(config.configFile): no client port (clientPort or ;port on server.\(myid))")
+        }
+        let whitelist = config.fourLetterWhitelist
+        let cfg = config
+        let parts = NIOLockedValueBox<(QuorumNetwork, QuorumShell)?>(nil)
+        self.listener = try await ClientListener(
+            host: config.clientListenHost, port: port, settings: StandaloneServer.settings(from: config), tree: tree,
+            log: VolatileTxnLog(), logger: logger, fourLetter: { FourLetterBridge.isFourLetterWord($0) },
+            render: { core, word, cid in FourLetterBridge.render(word, core: core, connection: cid, config: cfg, whitelist: whitelist) },
+            prepare: { core in
+                let transport = QuorumNetwork(myid: myid, servers: cfg.servers, loop: core.loop,
+                                                listenOnAllIPs: cfg.quorumListenOnAllIPs, logger: logger)
+                let shell = try QuorumShell(loop: core.loop, core: core, transport: transport, config: cfg,
+                                            persisted: persisted, peerConfig: peerConfig, logger: logger)
+                core.quorum = shell
+                core.quorumStateChanged(serving: false, leading: false)
+                StandaloneServer.installMaintenance(core: core, config: cfg, snapshotter: snapshotter, logger: logger)
+                parts.withLockedValue { $0 = (transport, shell) }
+            })
+        let (transport, shell) = parts.withLockedValue { $0! }
+        self.transport = transport
+        self.shell = shell
+        do {
+            try await transport.start()
+        } catch {
+            try? await listener.close()
+            throw StartupError("server.\(myid) (\(me.host):\(me.quorumPort):\(me.electionPort)): \(error)")
+        }
+        try await listener.core.loop.submit { shell.start() }.get()
+        let roles = "\(config.participants.count) participants, \(config.observers.count) observers"
+        logger.info("zkserver \(ZKServerVersion.version) server.\(myid) in an ensemble of \(roles); quorum port \(me.quorumPort), election port \(me.electionPort), clients on \(config.clientListenHost):\(listener.localPort ?? port)")
+    }
+
+    public func run() async throws {
+        try await listener.channel.closeFuture.get()
+    }
+
+    public func shutdown() async throws {
+        await transport.close()
+        try await listener.close()
+        snapshotter.waitUntilIdle()
+    }
+}

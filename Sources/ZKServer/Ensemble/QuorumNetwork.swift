@@ -1,0 +1,376 @@
+import Logging
+import NIOCore
+import NIOPosix
+import ZKQuorum
+
+/// TCP between the servers of an ensemble, for the pure `QuorumPeer`.
+///
+/// Every server dials every other one on both of its ports and uses those outbound connections
+/// only to send; it receives on the connections others dialed to it. So each direction has its
+/// own connection per port and nobody needs a tie-break. Votes travel on the election port,
+/// everything else on the quorum port. Each connection opens with a handshake frame (magic, the
+/// sender's myid, the port kind) and then carries `QuorumCodec` frames.
+///
+/// Confined to `loop`: call every method there; callbacks run there.
+final class QuorumNetwork: @unchecked Sendable {
+    enum PortKind: UInt8 {
+        case election = 1
+        case quorum = 2
+    }
+
+    struct Key: Hashable {
+        var peer: Int64
+        var kind: PortKind
+    }
+
+    /// An outbound connection and what waits for it.
+    final class Outbound {
+        var channel: (any Channel)?
+        var connecting = false
+        var queue: [ByteBuffer] = []
+        var queuedBytes = 0
+        var backoffMs: Int64 = 100
+        var wasConnected = false
+    }
+
+    static let magic: [UInt8] = Array("ZKQ1".utf8)
+    static let maxQueuedBytes = 256 << 20
+    static let maxQueuedMessages = 100_000
+
+    let myid: Int64
+    let servers: [Int64: QuorumServerSpec]
+    let loop: any EventLoop
+    let listenOnAllIPs: Bool
+    let logger: Logger
+
+    /// A decoded message from a peer.
+    var onMessage: ((_ from: Int64, _ message: QuorumMessage) -> Void)?
+    /// A quorum-port connection to or from `peer` closed (not called for election-port ones, nor
+    /// for connections closed by `disconnect`).
+    var onConnectionLost: ((_ peer: Int64) -> Void)?
+
+    private var listeners: [any Channel] = []
+    private var outbound: [Key: Outbound] = [:]
+    /// The current inbound connection per peer and port; an older one is closed when a new one
+    /// arrives (the peer restarted).
+    private var inbound: [Key: ObjectIdentifier] = [:]
+    private var inboundChannels: [ObjectIdentifier: any Channel] = [:]
+    private var needsFlush: [ObjectIdentifier: any Channel] = [:]
+    private var flushScheduled = false
+    private var closed = false
+
+    init(myid: Int64, servers: [QuorumServerSpec], loop: any EventLoop, listenOnAllIPs: Bool, logger: Logger) {
+        self.myid = myid
+        var m: [Int64: QuorumServerSpec] = [:]
+        for s in servers { m[s.id] = s }
+        self.servers = m
+        self.loop = loop
+        self.listenOnAllIPs = listenOnAllIPs
+        self.logger = logger
+    }
+
+    /// Peers with an open outbound quorum-port connection.
+    var connectedPeers: Set<Int64> {
+        Set(outbound.filter { $0.key.kind == .quorum && $0.value.channel != nil }.map(\.key.peer))
+    }
+
+    /// Binds both of this server's ports and starts dialing every other server.
+    func start() async throws {
+        guard let me = servers[myid] else { throw StartupError("server.\(myid) is not in the membership") }
+        let host = listenOnAllIPs ? "0.0.0.0" : me.host
+        for (port, kind) in [(me.electionPort, PortKind.election), (me.quorumPort, PortKind.quorum)] {
+            let bootstrap = ServerBootstrap(group: loop)
+                .serverChannelOption(ChannelOptions.backlog, value: 64)
+                .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
+                .childChannelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
+                .childChannelInitializer { [self] channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(QuorumFrameDecoder()))
+                        try channel.pipeline.syncOperations.addHandler(InboundHandler(network: self, kind: kind))
+                    }
+                }
+            do {
+                listeners.append(try await bootstrap.bind(host: host, port: port).get())
+            } catch {
+                for l in listeners { try? await l.close() }
+                throw StartupError("cannot listen on \(host):\(port) (\(kind == .quorum ? "quorum" : "election") port): \(error)")
+            }
+        }
+        try await loop.submit { [self] in
+            for id in servers.keys.sorted() where id != myid {
+                for kind in [PortKind.election, .quorum] { dial(Key(peer: id, kind: kind)) }
+            }
+        }.get()
+    }
+
+    /// Queues `message` for `peer`: votes on the election port, the rest on the quorum port.
+    func send(_ message: QuorumMessage, to peer: Int64) {
+        guard !closed, servers[peer] != nil, peer != myid else { return }
+        let kind: PortKind
+        if case .vote = message { kind = .election } else { kind = .quorum }
+        let key = Key(peer: peer, kind: kind)
+        let o = outboundFor(key)
+        var buf = ByteBufferAllocator().buffer(capacity: 64)
+        buf.writeBytes(QuorumCodec.frame(message))
+        if let ch = o.channel {
+            ch.write(buf, promise: nil)
+            scheduleFlush(ch)
+            return
+        }
+        if o.queue.count >= Self.maxQueuedMessages || o.queuedBytes + buf.readableBytes > Self.maxQueuedBytes {
+            logger.warning("server.\(peer) unreachable: dropping \(o.queue.count) queued messages")
+            o.queue.removeAll()
+            o.queuedBytes = 0
+        }
+        o.queue.append(buf)
+        o.queuedBytes += buf.readableBytes
+        if !o.connecting { dial(key) }
+    }
+
+    /// Closes the quorum-port connections with `peer` both ways (the core dropped it). Later sends
+    /// re-dial.
+    func disconnect(_ peer: Int64) {
+        let key = Key(peer: peer, kind: .quorum)
+        if let o = outbound[key] {
+            o.queue.removeAll()
+            o.queuedBytes = 0
+            if let ch = o.channel {
+                o.channel = nil
+                o.wasConnected = false
+                ch.close(promise: nil)
+            }
+        }
+        if let id = inbound.removeValue(forKey: key), let ch = inboundChannels[id] {
+            ch.close(promise: nil)
+        }
+    }
+
+    /// Stops listening and closes every connection.
+    func close() async {
+        let all: [any Channel] = (try? await loop.submit { [self] () -> [any Channel] in
+            closed = true
+            var chs = listeners
+            for o in outbound.values { if let c = o.channel { chs.append(c) } }
+            chs.append(contentsOf: inboundChannels.values)
+            outbound.removeAll()
+            inbound.removeAll()
+            inboundChannels.removeAll()
+            return chs
+        }.get()) ?? []
+        for c in all { try? await c.close() }
+    }
+
+    // MARK: - Outbound
+
+    private func outboundFor(_ key: Key) -> Outbound {
+        if let o = outbound[key] { return o }
+        let o = Outbound()
+        outbound[key] = o
+        return o
+    }
+
+    private func dial(_ key: Key) {
+        guard !closed, let spec = servers[key.peer] else { return }
+        let o = outboundFor(key)
+        guard o.channel == nil, !o.connecting else { return }
+        o.connecting = true
+        let port = key.kind == .quorum ? spec.quorumPort : spec.electionPort
+        ClientBootstrap(group: loop)
+            .connectTimeout(.seconds(1))
+            .channelOption(ChannelOptions.socketOption(.tcp_nodelay), value: 1)
+            .channelInitializer { [self] channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(OutboundHandler(network: self, key: key))
+                }
+            }
+            .connect(host: spec.host, port: port)
+            .whenComplete { [self] result in
+                o.connecting = false
+                switch result {
+                case .success(let ch):
+                    guard !closed, outbound[key] === o else { ch.close(promise: nil); return }
+                    o.channel = ch
+                    o.wasConnected = true
+                    o.backoffMs = 100
+                    var hello = ByteBufferAllocator().buffer(capacity: 17)
+                    hello.writeInteger(Int32(13))
+                    hello.writeBytes(Self.magic)
+                    hello.writeInteger(myid)
+                    hello.writeInteger(key.kind.rawValue)
+                    ch.write(hello, promise: nil)
+                    for b in o.queue { ch.write(b, promise: nil) }
+                    o.queue.removeAll()
+                    o.queuedBytes = 0
+                    ch.flush()
+                    logger.info("connected to server.\(key.peer) at \(spec.host):\(port) (\(key.kind == .quorum ? "quorum" : "election") port)")
+                case .failure(let e):
+                    logger.debug("cannot reach server.\(key.peer) at \(spec.host):\(port): \(e)")
+                    retry(key, o)
+                }
+            }
+    }
+
+    private func retry(_ key: Key, _ o: Outbound) {
+        guard !closed else { return }
+        let delay = o.backoffMs
+        o.backoffMs = min(1000, o.backoffMs * 2)
+        loop.scheduleTask(in: .milliseconds(delay)) { [self] in
+            if outbound[key] === o { dial(key) }
+        }
+    }
+
+    fileprivate func outboundClosed(_ key: Key, _ channel: any Channel) {
+        guard let o = outbound[key], let ch = o.channel, ch === channel else { return }
+        o.channel = nil
+        let spec = servers[key.peer]
+        logger.info("connection to server.\(key.peer) (\(spec?.host ?? "?"), \(key.kind == .quorum ? "quorum" : "election") port) closed")
+        if key.kind == .quorum {
+            // What was queued belongs to the lost session with that peer.
+            o.queue.removeAll()
+            o.queuedBytes = 0
+            onConnectionLost?(key.peer)
+        }
+        o.backoffMs = 100
+        retry(key, o)
+    }
+
+    private func scheduleFlush(_ ch: any Channel) {
+        needsFlush[ObjectIdentifier(ch)] = ch
+        guard !flushScheduled else { return }
+        flushScheduled = true
+        // One flush per loop pass: a leader's batch of proposals leaves in one syscall per peer.
+        loop.execute { [self] in
+            flushScheduled = false
+            let chs = needsFlush
+            needsFlush.removeAll(keepingCapacity: true)
+            for ch in chs.values { ch.flush() }
+        }
+    }
+
+    // MARK: - Inbound
+
+    /// Validates a handshake; returns the peer id or nil (the caller closes).
+    fileprivate func accept(handshake body: [UInt8], kind: PortKind, channel: any Channel) -> Int64? {
+        let remote = channel.remoteAddress.map { "\($0)" } ?? "unknown"
+        guard body.count == 13, Array(body[0..<4]) == Self.magic else {
+            logger.warning("quorum connection from \(remote): bad handshake, closing")
+            return nil
+        }
+        var id: Int64 = 0
+        for b in body[4..<12] { id = (id << 8) | Int64(b) }
+        guard id != myid, servers[id] != nil else {
+            logger.warning("quorum connection from \(remote) claims server.\(id), which is not a member; closing")
+            return nil
+        }
+        guard body[12] == kind.rawValue else {
+            logger.warning("quorum connection from \(remote) (server.\(id)) dialed the wrong port; closing")
+            return nil
+        }
+        let key = Key(peer: id, kind: kind)
+        let oid = ObjectIdentifier(channel)
+        if let old = inbound[key], let oldCh = inboundChannels[old] {
+            // The peer reconnected (it restarted, or dropped us): the old connection is stale.
+            inbound[key] = nil
+            oldCh.close(promise: nil)
+        }
+        inbound[key] = oid
+        inboundChannels[oid] = channel
+        return id
+    }
+
+    fileprivate func inboundClosed(peer: Int64?, kind: PortKind, channel: any Channel) {
+        let oid = ObjectIdentifier(channel)
+        inboundChannels[oid] = nil
+        guard let peer else { return }
+        let key = Key(peer: peer, kind: kind)
+        guard inbound[key] == oid else { return }
+        inbound[key] = nil
+        if kind == .quorum && !closed { onConnectionLost?(peer) }
+    }
+
+    fileprivate func received(_ m: QuorumMessage, from peer: Int64) {
+        guard !closed else { return }
+        onMessage?(peer, m)
+    }
+}
+
+/// Splits the stream into frame bodies (4-byte big-endian length first).
+struct QuorumFrameDecoder: ByteToMessageDecoder {
+    typealias InboundOut = [UInt8]
+    mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
+        guard let n = buffer.getInteger(at: buffer.readerIndex, endianness: .big, as: Int32.self) else {
+            return .needMoreData
+        }
+        guard n >= 0, Int(n) <= QuorumCodec.maxFrameSize else {
+            throw QuorumCodecError(.frameTooLarge, "frame length \(n)")
+        }
+        guard buffer.readableBytes >= 4 + Int(n) else { return .needMoreData }
+        buffer.moveReaderIndex(forwardBy: 4)
+        let body = buffer.readBytes(length: Int(n))!
+        context.fireChannelRead(wrapInboundOut(body))
+        return .continue
+    }
+}
+
+private final class InboundHandler: ChannelInboundHandler {
+    typealias InboundIn = [UInt8]
+    let network: QuorumNetwork
+    let kind: QuorumNetwork.PortKind
+    var peer: Int64?
+
+    init(network: QuorumNetwork, kind: QuorumNetwork.PortKind) {
+        self.network = network
+        self.kind = kind
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let body = unwrapInboundIn(data)
+        guard let peer else {
+            guard let id = network.accept(handshake: body, kind: kind, channel: context.channel) else {
+                context.close(promise: nil)
+                return
+            }
+            peer = id
+            return
+        }
+        do {
+            network.received(try QuorumCodec.decode(body), from: peer)
+        } catch {
+            network.logger.warning("server.\(peer) sent a malformed message (\(error)); closing the connection")
+            context.close(promise: nil)
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        network.inboundClosed(peer: peer, kind: kind, channel: context.channel)
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        network.logger.warning("quorum connection from \(peer.map { "server.\($0)" } ?? "\(context.remoteAddress.map { "\($0)" } ?? "?")"): \(error); closing")
+        context.close(promise: nil)
+    }
+}
+
+private final class OutboundHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    let network: QuorumNetwork
+    let key: QuorumNetwork.Key
+
+    init(network: QuorumNetwork, key: QuorumNetwork.Key) {
+        self.network = network
+        self.key = key
+    }
+
+    // Outbound connections only send; anything the other side writes is ignored.
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {}
+
+    func channelInactive(context: ChannelHandlerContext) {
+        network.outboundClosed(key, context.channel)
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        context.close(promise: nil)
+    }
+}

@@ -1,0 +1,440 @@
+import DequeModule
+import Logging
+import NIOCore
+import ZKCore
+import ZKQuorum
+import ZKStorage
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What a learner forwards to the leader, first byte of the opaque payload.
+enum ForwardKind: UInt8 {
+    /// A client write (a `Txn` with zxid 0) to propose.
+    case txn = 1
+    /// Sessions whose clients showed activity on the learner since the last report.
+    case touches = 2
+}
+
+/// The thin shell around the pure `QuorumPeer`: it carries out every `Ready` against the real
+/// disk (group-commit log, epoch files, snapshots), the TCP transport and the `ServerCore`.
+/// Confined to the core's event loop, like the core itself, so nothing here takes a lock.
+final class QuorumShell: QuorumLink, @unchecked Sendable {
+    let loop: any EventLoop
+    let core: ServerCore
+    let transport: QuorumNetwork
+    let config: ServerConfig
+    let logger: Logger
+    private(set) var peer: QuorumPeer
+
+    private let snapDir: String
+    private let logDir: String
+    private var writer: TxnLogWriter
+    private let box = ShellBox()
+    /// Bumped whenever the writer is replaced, so a late callback of an old writer is ignored.
+    private var writerGeneration = 0
+    private var lastAppended: Int64
+    /// Storage batches appended but not yet durable: (last zxid of the batch, its watermark).
+    private var pendingBatches = Deque<(last: Int64, watermark: Int64)>()
+
+    private var work = Deque<Ready>()
+    private var handling = false
+    private var nextForwardId: Int64 = 1
+    private var touchedSessions: Set<Int64> = []
+    private var servingRole: QuorumRole?
+    private var leaderSince: Int64 = 0
+    /// Sizes of the proposals this server made as leader, for srvr/mntr.
+    private(set) var proposalSizes = (last: -1, min: -1, max: -1)
+    /// Syncs asked of this server (as leader or learner) that have not completed.
+    private var outstandingSyncs = 0
+    /// The membership version once known (/zookeeper/config, conf).
+    private(set) var configVersion: Int64?
+
+    init(loop: any EventLoop, core: ServerCore, transport: QuorumNetwork, config: ServerConfig,
+         persisted: PersistedState, peerConfig: PeerConfig, logger: Logger) throws {
+        self.loop = loop
+        self.core = core
+        self.transport = transport
+        self.config = config
+        self.logger = logger
+        self.snapDir = StorageLayout.versionDirectory(config.dataDir)
+        self.logDir = StorageLayout.versionDirectory(config.dataLogDir)
+        self.peer = QuorumPeer(config: peerConfig, persisted: persisted)
+        self.lastAppended = persisted.log.last?.zxid ?? persisted.appliedZxid
+        self.configVersion = config.configVersion
+        self.writer = try Self.openWriter(logDir, config: config, lastZxid: lastAppended, generation: 0, box: box)
+    }
+
+    /// Opens the group-commit writer; its durability callbacks hop onto the loop.
+    private static func openWriter(_ dir: String, config: ServerConfig, lastZxid: Int64, generation: Int,
+                                   box: ShellBox) throws -> TxnLogWriter {
+        try TxnLogWriter(directory: dir, forceSync: config.forceSync, lastZxid: lastZxid,
+                                 onDurable: { zxid in box.durable(zxid, generation: generation) },
+                                 onFailure: { e in
+                                     // Durability is not optional: without a log we must not ack anything.
+                                     FileHandleErr.write("zkserver: transaction log failed, stopping: \(e)\n")
+                                     exit(3)
+                                 })
+    }
+
+    /// Wires callbacks and starts ticking. Call on the loop.
+    func start() {
+        box.shell = self
+        transport.onMessage = { [unowned self] from, m in self.handle(self.peer.receive(m, from: from)) }
+        transport.onConnectionLost = { [unowned self] id in self.handle(self.peer.connectionLost(to: id)) }
+        let tick = TimeAmount.milliseconds(Int64(config.tickTime))
+        loop.scheduleRepeatedTask(initialDelay: .zero, delay: tick) { [unowned self] _ in self.onTick() }
+    }
+
+    private func onTick() {
+        handle(peer.tick())
+        // Learners tell the leader which sessions their clients kept alive (Apache does this in
+        // its ping replies); only the leader expires sessions.
+        if !touchedSessions.isEmpty, peer.role == .following || peer.role == .observing, core.serving {
+            var payload: [UInt8] = [ForwardKind.touches.rawValue]
+            payload.reserveCapacity(1 + 8 * touchedSessions.count)
+            for id in touchedSessions { withUnsafeBytes(of: id.bigEndian) { payload.append(contentsOf: $0) } }
+            touchedSessions.removeAll(keepingCapacity: true)
+            let id = nextForwardId
+            nextForwardId += 1
+            handle(peer.forward(id: id, payload: payload).ready)
+        }
+    }
+
+    // MARK: - QuorumLink (called by the core)
+
+    func submit(_ txn: Txn) -> Bool {
+        guard core.serving else { return false }
+        if peer.role == .leading {
+            return proposeTxnBytes(txn.bytes)
+        }
+        var payload: [UInt8] = [ForwardKind.txn.rawValue]
+        payload.append(contentsOf: txn.bytes)
+        let id = nextForwardId
+        nextForwardId += 1
+        let (sent, ready) = peer.forward(id: id, payload: payload)
+        handle(ready)
+        return sent
+    }
+
+    private func proposeTxnBytes(_ bytes: [UInt8]) -> Bool {
+        let (zxid, ready) = peer.propose(bytes)
+        if zxid != nil {
+            let n = bytes.count
+            proposalSizes.last = n
+            proposalSizes.min = proposalSizes.min < 0 ? n : Swift.min(proposalSizes.min, n)
+            proposalSizes.max = Swift.max(proposalSizes.max, n)
+        }
+        handle(ready)
+        return zxid != nil
+    }
+
+    func sync(id: Int64) -> Bool {
+        let (ok, ready) = peer.requestSync(id: id)
+        if ok { outstandingSyncs += 1 }
+        handle(ready)
+        return ok
+    }
+
+    var isLeader: Bool { peer.role == .leading }
+
+    func touched(session: Int64) {
+        if peer.role != .leading { touchedSessions.insert(session) }
+    }
+
+    // MARK: - Carrying out Ready
+
+    /// Carries out `ready` and everything it leads to, in order. Re-entrant calls queue behind.
+    func handle(_ ready: Ready) {
+        if ready.isEmpty && work.isEmpty { updateServing(); return }
+        work.append(ready)
+        guard !handling else { return }
+        handling = true
+        defer { handling = false }
+        while let r = work.popFirst() { carryOut(r) }
+        updateServing()
+    }
+
+    private func carryOut(_ r: Ready) {
+        // 1. Epochs, durably, before any message that promises them.
+        if let e = r.saveEpochs {
+            do {
+                try EpochFile.write(directory: snapDir, name: EpochFile.accepted, value: e.acceptedEpoch)
+                try EpochFile.write(directory: snapDir, name: EpochFile.current, value: e.currentEpoch)
+            } catch {
+                fatal("cannot write epoch files in \(snapDir): \(error)")
+            }
+        }
+        // 2. Storage. A snapshot install or a truncate rewrites the log: everything queued before
+        // must be durable first, then the files change with no writer open.
+        var durableNow: [Int64] = []
+        if r.installSnapshot != nil || r.truncateAfter != nil {
+            do {
+                try writer.flushAndWait()
+            } catch {
+                fatal("transaction log failed: \(error)")
+            }
+            durableNow = pendingBatches.map(\.watermark)
+            pendingBatches.removeAll()
+            writer.close()
+            do {
+                if let snap = r.installSnapshot {
+                    let tree: DataTree
+                    do {
+                        tree = try DataTree(snapshot: snap.data, skipACL: config.skipACL,
+                                            extendedTypesEnabled: config.extendedTypesEnabled)
+                    } catch {
+                        fatal("the leader's snapshot at 0x\(hex(snap.zxid)) does not decode: \(error)")
+                    }
+                    _ = try SnapshotStore.write(directory: snapDir, zxid: snap.zxid, payload: snap.data)
+                    try TxnLog.truncate(logDir: logDir, after: snap.zxid)
+                    lastAppended = snap.zxid
+                    core.replaceTree(tree)
+                    logger.info("installed the leader's snapshot at zxid 0x\(hex(snap.zxid)) (\(tree.nodeCount) znodes)")
+                }
+                if let t = r.truncateAfter {
+                    let removed = try TxnLog.truncate(logDir: logDir, after: t)
+                    lastAppended = t
+                    logger.info("truncated the log after zxid 0x\(hex(t))\(removed.isEmpty ? "" : ", removed \(removed.count) files")")
+                }
+                writerGeneration += 1
+                writer = try Self.openWriter(logDir, config: config, lastZxid: lastAppended,
+                                             generation: writerGeneration, box: box)
+            } catch {
+                fatal("cannot rewrite the transaction log in \(logDir): \(error)")
+            }
+        }
+        for e in r.persist {
+            writer.append(zxid: e.zxid, payload: e.payload)
+            lastAppended = e.zxid
+        }
+        if let wm = r.storageWatermark {
+            if let last = r.persist.last {
+                pendingBatches.append((last.zxid, wm))
+            } else if pendingBatches.isEmpty {
+                durableNow.append(wm)
+            } else {
+                // Nothing new to write: durable when everything before it is.
+                pendingBatches.append((lastAppended, wm))
+            }
+        }
+        // 3. Messages.
+        for m in r.messages { transport.send(m.message, to: m.to) }
+        // 4. Commits, in order.
+        if !r.commit.isEmpty {
+            var txns: [Txn] = []
+            txns.reserveCapacity(r.commit.count)
+            for e in r.commit {
+                do {
+                    var t = try Txn(bytes: e.payload)
+                    t.zxid = e.zxid
+                    txns.append(t)
+                } catch {
+                    fatal("committed txn 0x\(hex(e.zxid)) does not decode: \(error)")
+                }
+            }
+            core.applyCommitted(txns)
+        }
+        // 5. Events.
+        for s in r.syncsCompleted {
+            outstandingSyncs = Swift.max(0, outstandingSyncs - 1)
+            core.syncCompleted(id: s.id)
+        }
+        for f in r.forwarded { handleForwarded(f) }
+        if r.needSnapshot {
+            let tree = core.tree
+            let data = tree.snapshotBytes()
+            logger.info("sending a snapshot at zxid 0x\(hex(tree.lastZxid)) (\(data.count) bytes) to a learner")
+            work.append(peer.snapshotReady(zxid: tree.lastZxid, data: data))
+        }
+        for id in r.disconnect { transport.disconnect(id) }
+        if let role = r.roleChanged {
+            logger.info("role: \(role.rawValue)\(peer.lastTransitionReason.isEmpty ? "" : " (\(peer.lastTransitionReason))")")
+            outstandingSyncs = 0
+        }
+        for wm in durableNow { work.append(peer.persisted(upTo: wm)) }
+    }
+
+    private func handleForwarded(_ f: ForwardedRequest) {
+        guard let kindByte = f.payload.first, let kind = ForwardKind(rawValue: kindByte) else {
+            logger.warning("server \(f.from) forwarded a request of unknown kind; ignored")
+            return
+        }
+        switch kind {
+        case .txn:
+            if !proposeTxnBytes(Array(f.payload.dropFirst())) {
+                logger.debug("dropped a write forwarded by server \(f.from): not an established leader")
+            }
+        case .touches:
+            var ids: [Int64] = []
+            var i = 1
+            while i + 8 <= f.payload.count {
+                var v: Int64 = 0
+                for j in 0..<8 { v = (v << 8) | Int64(f.payload[i + j]) }
+                ids.append(v)
+                i += 8
+            }
+            core.touchSessions(ids)
+        }
+    }
+
+    /// Called on the loop when the log made everything up to `zxid` durable.
+    fileprivate func durable(upTo zxid: Int64, generation: Int) {
+        guard generation == writerGeneration else { return }
+        var marks: [Int64] = []
+        while let b = pendingBatches.first, b.last <= zxid {
+            pendingBatches.removeFirst()
+            marks.append(b.watermark)
+        }
+        guard !marks.isEmpty else { return }
+        for wm in marks { work.append(peer.persisted(upTo: wm)) }
+        handle(Ready())
+    }
+
+    // MARK: - Serving
+
+    /// The server serves clients while it leads an established epoch or follows a leader it has
+    /// synced with. Every change closes the client connections (see `quorumStateChanged`).
+    private func updateServing() {
+        let st = peer.status
+        let serving = st.isSynced && st.role != .looking
+        let role: QuorumRole? = serving ? st.role : nil
+        guard role != servingRole else { return }
+        servingRole = role
+        core.quorumStateChanged(serving: serving, leading: role == .leading)
+        if serving {
+            if role == .leading { leaderSince = Clock.monotonicMillis() }
+            logger.info("serving clients as \(role!.rawValue) (epoch \(st.epoch ?? peer.currentEpoch), zxid 0x\(hex(core.tree.lastZxid)))")
+            publishMembership(epoch: st.epoch ?? peer.currentEpoch)
+        } else {
+            logger.info("not serving clients: no synced leader")
+        }
+    }
+
+    /// Fills /zookeeper/config and, on the first start with reconfigEnabled, moves the server lines
+    /// to zoo.cfg.dynamic.<version> as Apache does (version = the first NEWLEADER's zxid).
+    private func publishMembership(epoch: Int64) {
+        var version = configVersion ?? 0
+        if config.reconfigEnabled && config.dynamicConfigFile == nil && configVersion == nil {
+            version = Zxid.make(epoch: epoch, counter: 0)
+            do {
+                try splitConfig(version: version)
+                configVersion = version
+            } catch {
+                logger.error("could not move the membership to a dynamic config file: \(error)")
+            }
+        }
+        let data = DynamicConfig.renderConfigData(servers: config.servers, version: version)
+        core.setConfigData(Array(data.utf8), version: version)
+    }
+
+    private func splitConfig(version: Int64) throws {
+        let cfgPath = config.configFile
+        guard let original = readWholeFile(cfgPath) else { throw StartupError("cannot read \(cfgPath)") }
+        let dynPath = absolutePath(config.dynamicConfigFileName(version: version))
+        try writeFileDurably(dynPath, DynamicConfig.renderDynamic(servers: config.servers) + "\n")
+        try writeFileDurably(cfgPath + ".bak", original)
+        try writeFileDurably(cfgPath, config.staticConfigAfterSplit(originalText: original, dynamicConfigPath: dynPath))
+        logger.info("membership moved to \(dynPath); \(cfgPath) rewritten (old copy in \(cfgPath).bak)")
+    }
+
+    // MARK: - Status for four-letter words
+
+    func fill(_ s: inout FourLetterSnapshot) {
+        let st = peer.status
+        switch st.role {
+        case .leading: s.mode = .leader
+        case .following: s.mode = .follower
+        case .observing: s.mode = .observer
+        case .looking: s.mode = .follower
+        }
+        if !core.serving && config.readOnlyModeEnabled {
+            // Cut off from the quorum but answering read-only clients, as Apache's read-only server.
+            s.mode = .readOnly
+            s.serving = true
+        }
+        let phase = st.role == .looking ? "" : (st.isSynced ? " - broadcast" : " - synchronization")
+        s.peerState = st.role.rawValue + phase
+        s.quorumSize = config.participants.count
+        s.members = config.servers
+        s.configVersion = configVersion ?? 0
+        if st.role == .leading {
+            var l = FourLetterSnapshot.LeaderStats()
+            l.learners = st.syncedFollowers.count + st.syncedObservers.count
+            l.syncedFollowers = st.syncedFollowers.count
+            l.syncedObservers = st.syncedObservers.count
+            l.pendingSyncs = outstandingSyncs
+            l.lastProposalSize = proposalSizes.last
+            l.minProposalSize = proposalSizes.min
+            l.maxProposalSize = proposalSizes.max
+            l.leaderUptimeMillis = servingRole == .leading ? Clock.monotonicMillis() - leaderSince : 0
+            s.leader = l
+        }
+    }
+
+    private func fatal(_ message: String) -> Never {
+        logger.critical("\(message)")
+        FileHandleErr.write("zkserver: \(message)\n")
+        exit(3)
+    }
+}
+
+/// Lets the writer thread reach the shell on its loop without a strong cycle.
+final class ShellBox: @unchecked Sendable {
+    weak var shell: QuorumShell?
+    func durable(_ zxid: Int64, generation: Int) {
+        guard let s = shell else { return }
+        s.loop.execute { [weak s] in s?.durable(upTo: zxid, generation: generation) }
+    }
+}
+
+enum FileHandleErr {
+    static func write(_ s: String) {
+        var bytes = Array(s.utf8)
+        _ = bytes.withUnsafeMutableBytes { Glibc.write(2, $0.baseAddress, $0.count) }
+    }
+}
+
+func hex(_ v: Int64) -> String { String(UInt64(bitPattern: v), radix: 16) }
+
+func readWholeFile(_ path: String) -> String? {
+    guard let f = fopen(path, "rb") else { return nil }
+    defer { fclose(f) }
+    var out: [UInt8] = []
+    var buf = [UInt8](repeating: 0, count: 65536)
+    while true {
+        let n = fread(&buf, 1, buf.count, f)
+        if n <= 0 { break }
+        out.append(contentsOf: buf[0..<n])
+    }
+    return String(decoding: out, as: UTF8.self)
+}
+
+func absolutePath(_ p: String) -> String {
+    if p.hasPrefix("/") { return p }
+    var buf = [CChar](repeating: 0, count: 4096)
+    guard getcwd(&buf, buf.count) != nil else { return p }
+    let cwd = String(cString: buf)
+    return cwd + "/" + (p.hasPrefix("./") ? String(p.dropFirst(2)) : p)
+}
+
+/// Writes `text` to a temporary file, fsyncs it and renames it over `path`.
+func writeFileDurably(_ path: String, _ text: String) throws {
+    let tmp = path + ".tmp"
+    let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+    guard fd >= 0 else { throw StartupError("cannot create \(tmp): \(String(cString: strerror(errno)))") }
+    let bytes = Array(text.utf8)
+    var off = 0
+    while off < bytes.count {
+        let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + off, bytes.count - off) }
+        if n < 0 { close(fd); throw StartupError("cannot write \(tmp): \(String(cString: strerror(errno)))") }
+        off += n
+    }
+    fsync(fd)
+    close(fd)
+    guard rename(tmp, path) == 0 else { throw StartupError("cannot rename \(tmp): \(String(cString: strerror(errno)))") }
+    let dir = path.lastIndex(of: "/").map { String(path[..<$0]) } ?? "."
+    let dfd = open(dir.isEmpty ? "/" : dir, O_RDONLY)
+    if dfd >= 0 { fsync(dfd); close(dfd) }
+}
