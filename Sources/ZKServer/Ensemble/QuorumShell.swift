@@ -333,7 +333,7 @@ final class QuorumShell: QuorumLink, @unchecked Sendable {
         let cfgPath = config.configFile
         guard let original = readWholeFile(cfgPath) else { throw StartupError("cannot read \(cfgPath)") }
         let dynPath = absolutePath(config.dynamicConfigFileName(version: version))
-        try writeFileDurably(dynPath, DynamicConfig.renderDynamic(servers: config.servers) + "\n")
+        try writeFileDurably(dynPath, DynamicConfig.renderDynamic(servers: config.servers))
         try writeFileDurably(cfgPath + ".bak", original)
         try writeFileDurably(cfgPath, config.staticConfigAfterSplit(originalText: original, dynamicConfigPath: dynPath))
         logger.info("membership moved to \(dynPath); \(cfgPath) rewritten (old copy in \(cfgPath).bak)")
