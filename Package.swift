@@ -84,7 +84,11 @@ let package = Package(
         .testTarget(name: "ZKCoreTests", dependencies: ["ZKCore", "ZKProtocol"]),
         .testTarget(name: "ZKStorageTests", dependencies: ["ZKStorage"]),
         .testTarget(name: "ZKQuorumTests", dependencies: ["ZKQuorum"]),
-        .testTarget(name: "ZKServerTests", dependencies: ["ZKServer"], exclude: ["Golden4lw"]),
+        .testTarget(name: "ZKServerTests", dependencies: [
+            "ZKServer", "ZKQuorum",
+            .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+        ], exclude: ["Golden4lw"]),
         .testTarget(name: "ZKOpsTests", dependencies: ["ZKOps", "ZKSSH"]),
         .testTarget(name: "ZKClientTests", dependencies: [
             "ZKClient", "ZKProtocol",
