@@ -139,6 +139,10 @@ struct Simulation {
     var epochLeader: [Int64: Int64] = [:]
     var proposer: [Int64: Int64] = [:]    // zxid → proposing server
     var clientAcked: [LogEntry] = []      // committed entries reported to "the client"
+    // Real-time order of client calls: a logical clock bumped at every invocation and response.
+    var eventClock = 0
+    var invokedAt: [Int64: Int] = [:]     // zxid → clock when the client's write was proposed
+    var ackedAt: [Int64: Int] = [:]       // zxid → clock when the client was told it committed
     var establishedSeen: Set<String> = []
     var nextPayload: UInt64 = 0
     var failure: String?
@@ -191,6 +195,7 @@ struct Simulation {
         }
         if failure == nil, !healed { heal() }
         if failure == nil { checkAllCommittedDurable() }
+        if failure == nil { checkLinearizable() }
         if failure == nil, livenessDoneAt == nil {
             fail("liveness: no new proposal committed within \(params.healTicks) ticks after healing")
         }
@@ -308,6 +313,8 @@ struct Simulation {
             let (z, r) = servers[i].peer!.propose(p)
             if let z {
                 proposer[z] = servers[i].id
+                eventClock += 1
+                invokedAt[z] = eventClock
                 if healed, firstProposalAfterHeal == nil { firstProposalAfterHeal = z }
             }
             handle(i, r)
@@ -441,6 +448,8 @@ struct Simulation {
         }
         if let p = proposer[e.zxid], p == id, servers[i].peer?.role == .leading {
             clientAcked.append(e)
+            eventClock += 1
+            ackedAt[e.zxid] = eventClock
             if let f = firstProposalAfterHeal, e.zxid >= f, livenessDoneAt == nil {
                 livenessDoneAt = now
                 counters.healTicks = now - healStart
@@ -456,6 +465,25 @@ struct Simulation {
             if n < quorum {
                 fail("committed \(hex(e.zxid)) is durable on only \(n) participants (lost)")
                 return
+            }
+        }
+    }
+
+    /// The client-visible write history is linearizable: the committed order extends real-time
+    /// order, i.e. a write invoked after another write's acknowledgement never precedes it.
+    /// (Acknowledged writes are in `history` by construction; `checkLeaders` and
+    /// `checkAllCommittedDurable` make sure they stay there.)
+    mutating func checkLinearizable() {
+        var latestInvocation = Int.min
+        var latestZxid: Int64 = 0
+        for e in history {
+            if let acked = ackedAt[e.zxid], latestInvocation > acked {
+                fail("not linearizable: \(hex(latestZxid)) was invoked after \(hex(e.zxid)) was acknowledged but is ordered before it")
+                return
+            }
+            if let inv = invokedAt[e.zxid], inv > latestInvocation {
+                latestInvocation = inv
+                latestZxid = e.zxid
             }
         }
     }
