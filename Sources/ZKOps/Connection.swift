@@ -144,8 +144,15 @@ public final class LocalConnection: HostConnection {
 
     public func write(_ data: Data, to path: String, mode: Int32) throws {
         let tmp = "\(path).zkops-tmp.\(getpid())"
-        guard FileManager.default.createFile(atPath: tmp, contents: data, attributes: [.posixPermissions: Int(mode)]) else {
-            throw OpsError(host: "local", step: "write \(path)", "cannot create \(tmp)")
+        // O_CLOEXEC: hosts are deployed on parallel threads, and a server another thread
+        // starts meanwhile (posix_spawn above) must not inherit this descriptor. It would keep
+        // it open as long as it runs, and exec of this file (the zkserver binary of another
+        // local host) would then fail with "Text file busy". FileManager.createFile does not
+        // set the flag.
+        let err = createFileCloseOnExec(tmp, data, mode: mode_t(mode))
+        guard err == 0 else {
+            unlink(tmp)
+            throw OpsError(host: "local", step: "write \(path)", "cannot create \(tmp): \(String(cString: strerror(err)))")
         }
         chmod(tmp, mode_t(mode))
         guard rename(tmp, path) == 0 else {
@@ -155,6 +162,27 @@ public final class LocalConnection: HostConnection {
     }
 
     public func close() {}
+}
+
+/// Creates (truncates) `path` with O_CLOEXEC and writes `data`; returns 0 or the errno.
+private func createFileCloseOnExec(_ path: String, _ data: Data, mode: mode_t) -> Int32 {
+    let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
+    guard fd >= 0 else { return errno }
+    var err: Int32 = 0
+    data.withUnsafeBytes { buf in
+        var off = 0
+        while off < buf.count {
+            let n = write(fd, buf.baseAddress! + off, buf.count - off)
+            if n < 0 {
+                if errno == EINTR { continue }
+                err = errno
+                return
+            }
+            off += n
+        }
+    }
+    if close(fd) != 0 && err == 0 { err = errno }
+    return err
 }
 
 /// Runs `body` for every item on its own thread (libssh2: one session per host per

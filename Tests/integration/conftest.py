@@ -1,4 +1,5 @@
-"""Fixtures for the integration suite; the server harness itself is in zkharness.py.
+"""Fixtures for the integration suite; the server harness itself is in zkharness.py (one
+standalone server) and ensemble_harness.py (ensembles, `ensemble_factory`).
 
 ZK_TARGET=apache|swift (default apache) picks the server: Apache ZooKeeper 3.8 (the
 reference) or our zkserver ($ZKSERVER_BIN, default <repo>/.build/release/zkserver).
@@ -11,7 +12,12 @@ import time
 
 import pytest
 
+from ensemble_harness import ZkEnsemble, _live_ensembles
 from zkharness import TARGET, ZkServer, _live_servers
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "ensemble: starts a multi-server ensemble (test_ensemble.py)")
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -21,6 +27,12 @@ def pytest_runtest_makereport(item, call):
     if report.failed:
         for server in list(_live_servers):
             report.sections.append((f"server log :{server.port}", server.log_tail()))
+        # ensembles: every member, also the ones a test killed or stopped (their last words
+        # are often the interesting part)
+        for ensemble in list(_live_ensembles):
+            for member in ensemble.members:
+                report.sections.append((f"ensemble server {member.sid} ({member.role}) :{member.client_port}",
+                                        member.log_tail()))
 
 
 @pytest.fixture(scope="session")
@@ -42,6 +54,24 @@ def zk_server_factory():
     yield make
     for server in started:
         server.cleanup()
+
+
+@pytest.fixture
+def ensemble_factory(request):
+    """Start ensembles: factory(participants=3, observers=0, extra={...}, reconfig_enabled=False,
+    standalone_enabled=False, start=True). Every member is SIGKILLed and its directory removed
+    when the test is done (after its failure report, which carries the members' log tails)."""
+    made: list[ZkEnsemble] = []
+
+    def make(participants: int = 3, observers: int = 0, start: bool = True, **kwargs) -> ZkEnsemble:
+        kwargs.setdefault("name", request.node.name[:40].replace("/", "_").replace("[", "_").replace("]", ""))
+        ensemble = ZkEnsemble(participants, observers, **kwargs)
+        made.append(ensemble)
+        return ensemble.start() if start else ensemble
+
+    yield make
+    for ensemble in made:
+        ensemble.cleanup()
 
 
 @pytest.fixture(scope="module")

@@ -43,6 +43,7 @@ final class QuorumShell: QuorumLink, @unchecked Sendable {
     private var nextForwardId: Int64 = 1
     private var touchedSessions: Set<Int64> = []
     private var servingRole: QuorumRole?
+    private var servingEpoch: Int64?
     private var leaderSince: Int64 = 0
     /// Sizes of the proposals this server made as leader, for srvr/mntr.
     private(set) var proposalSizes = (last: -1, min: -1, max: -1)
@@ -300,8 +301,10 @@ final class QuorumShell: QuorumLink, @unchecked Sendable {
         let st = peer.status
         let serving = st.isSynced && st.role != .looking
         let role: QuorumRole? = serving ? st.role : nil
-        guard role != servingRole else { return }
+        let epoch: Int64? = serving ? st.epoch : nil
+        guard role != servingRole || epoch != servingEpoch else { return }
         servingRole = role
+        servingEpoch = epoch
         core.quorumStateChanged(serving: serving, leading: role == .leading)
         if serving {
             if role == .leading { leaderSince = Clock.monotonicMillis() }
