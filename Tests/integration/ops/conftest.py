@@ -1,10 +1,13 @@
 """Fixtures for the zkops integration tests on the SSH testbed (scripts/testbed).
 
-Run through scripts/test-ops, which brings the testbed up (4 hosts), runs pytest and
-brings it down. Needs root (network namespaces). Environment:
-  ZKOPS_BIN       the zkops binary (default: .build/debug/zkops, then .build/release/zkops)
-  ZKSERVER_BIN    the zkserver binary for the swift flavor (default .build/release/zkserver)
-  ZK_TESTBED_DIR  the testbed's state dir (default /tmp/zk-testbed)
+Run through scripts/test-ops, which brings the testbed up (7 hosts), runs pytest and
+brings it down. Needs root (network namespaces). Hosts: zkh1-3 the Apache ensemble, zkh4 a
+standalone zkserver, zkh5-7 the zkserver ensemble. Environment:
+  ZKOPS_BIN          the zkops binary (default: .build/debug/zkops, then .build/release/zkops)
+  ZKSERVER_BIN       the zkserver binary for the swift flavor (default .build/release/zkserver)
+  ZK_TESTBED_DIR     the testbed's state dir (default /tmp/zk-testbed)
+  ZK_SWIFT_ENSEMBLE  1 (default) | auto | 0: the zkserver-ensemble tests (marker swift_ensemble),
+                     see below
 """
 import json
 import os
@@ -97,7 +100,7 @@ def testbed_hosts():
     except (OSError, ValueError):
         n = 0
     if n < 3:
-        pytest.skip("testbed not up: run scripts/test-ops (or scripts/testbed up 4)")
+        pytest.skip("testbed not up: run scripts/test-ops (or scripts/testbed up 7)")
     return n
 
 
@@ -136,7 +139,7 @@ CLIENT_PORT = 2181
 
 def pytest_configure(config):
     config.addinivalue_line(
-        "markers", "swift_ensemble: needs zkserver's ensemble mode (env ZK_SWIFT_ENSEMBLE=auto|1|0, default auto)")
+        "markers", "swift_ensemble: needs zkserver's ensemble mode (env ZK_SWIFT_ENSEMBLE=1|auto|0, default 1)")
 
 
 def zkserver_path():
@@ -144,7 +147,7 @@ def zkserver_path():
 
 
 def _swift_ensemble_switch():
-    v = os.environ.get("ZK_SWIFT_ENSEMBLE", "auto").strip().lower()
+    v = os.environ.get("ZK_SWIFT_ENSEMBLE", "1").strip().lower()
     if v in ("0", "off", "no", "false", "skip"):
         return "off"
     if v in ("1", "on", "yes", "true", "require"):
