@@ -478,7 +478,7 @@ public final class ServerCore: @unchecked Sendable {
     /// this server sent is answered here.
     func applyCommitted(_ txns: [Txn]) {
         for txn in txns { commit(txn, origin: originOf(txn)) }
-        flushDirty()
+        scheduleFlush()
         if !txns.isEmpty { onApplied?(self, txns.count) }
     }
 
@@ -504,7 +504,7 @@ public final class ServerCore: @unchecked Sendable {
             c.queue[i] = .ready(xid: xid, err: .ok, response: .path(path), closeAfter: false, zxid: nil)
         }
         drain(c)
-        flushDirty()
+        scheduleFlush()
     }
 
     /// Ensemble mode: the server started or stopped serving, or its role changed. Client
@@ -661,6 +661,19 @@ public final class ServerCore: @unchecked Sendable {
 
     private func markDirty(_ c: ClientConnection) {
         if !c.dirty { c.dirty = true; dirty.append(c) }
+    }
+
+    private var flushScheduled = false
+
+    /// Flushes once the loop has handled everything it read in this pass: in an ensemble, commits
+    /// arrive one message at a time, and their replies should still share one syscall per client.
+    private func scheduleFlush() {
+        guard !flushScheduled else { return }
+        flushScheduled = true
+        loop.execute { [self] in
+            flushScheduled = false
+            flushDirty()
+        }
     }
 
     /// Writes and flushes every connection that has output. Called at the end of each read burst
