@@ -269,9 +269,13 @@ final class QuorumNetwork: @unchecked Sendable {
         let key = Key(peer: id, kind: kind)
         let oid = ObjectIdentifier(channel)
         if let old = inbound[key], let oldCh = inboundChannels[old] {
-            // The peer reconnected (it restarted, or dropped us): the old connection is stale.
+            // The peer reconnected (it restarted, or dropped us): the old connection is stale, and
+            // so is whatever session we had with it. Tell the core before the new connection
+            // delivers anything (and before it is registered, so a `disconnect` the core asks for
+            // cannot close it).
             inbound[key] = nil
             oldCh.close(promise: nil)
+            if kind == .quorum && !closed { onConnectionLost?(id) }
         }
         inbound[key] = oid
         inboundChannels[oid] = channel
@@ -297,9 +301,17 @@ final class QuorumNetwork: @unchecked Sendable {
 /// Splits the stream into frame bodies (4-byte big-endian length first).
 struct QuorumFrameDecoder: ByteToMessageDecoder {
     typealias InboundOut = [UInt8]
+    /// The first frame must be the 13-byte handshake: a stranger cannot make us buffer a large
+    /// frame before it has said who it is.
+    private var handshakeSeen = false
+
     mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
         guard let n = buffer.getInteger(at: buffer.readerIndex, endianness: .big, as: Int32.self) else {
             return .needMoreData
+        }
+        if !handshakeSeen {
+            guard n == 13 else { throw QuorumCodecError(.invalidLength, "first frame of \(n) bytes is not a handshake") }
+            handshakeSeen = true
         }
         guard n >= 0, Int(n) <= QuorumCodec.maxFrameSize else {
             throw QuorumCodecError(.frameTooLarge, "frame length \(n)")
