@@ -417,6 +417,11 @@ public struct QuorumPeer: Sendable {
             // (A looking one may just not have decided yet: keep retrying until initLimit.)
             if let lr = learner, lr.leaderId == p, lr.phase == .connecting, n.state == .following || n.state == .observing {
                 becomeLooking("learner: chosen leader is not leading")
+            } else if var lr = learner, lr.leaderId == p, lr.phase == .connecting, n.state == .leading {
+                // The chosen leader now leads: (re)introduce ourselves at once.
+                lr.lastInfoSent = now
+                learner = lr
+                send(.followerInfo(acceptedEpoch: acceptedEpoch, lastZxid: lastZxid), to: p)
             }
             return
         }
@@ -498,6 +503,10 @@ public struct QuorumPeer: Sendable {
         l.lastPing = now
         leader = l
         setRole(.leading)
+        // Learners that decided a tick earlier may have had their FOLLOWERINFO answered "not
+        // leading yet"; telling everyone we lead lets them retry now instead of a resend later.
+        let n = myNotification
+        for p in config.others { send(.vote(n), to: p) }
         maybeChooseEpoch()
     }
 
