@@ -48,9 +48,7 @@ public final class EnsembleServer: Sendable {
                                        log: state.records.map { LogEntry(zxid: $0.zxid, payload: $0.payload) })
         logger.info("recovered snapshot 0x\(hex(tree.lastZxid)) with \(tree.nodeCount) znodes, \(state.records.count) log records above it, acceptedEpoch \(accepted), currentEpoch \(current)")
 
-        let peerConfig = PeerConfig(
-            myid: myid, participants: Set(config.participants.map(\.id)), observers: Set(config.observers.map(\.id)),
-            initLimit: config.initLimit, syncLimit: config.syncLimit, retainedCommittedEntries: 20_000)
+        let peerConfig = QuorumShell.peerConfig(myid: myid, config: config)
 
         let snapshotter = BackgroundSnapshotter(directory: snapDir, onComplete: { r in
             switch r {

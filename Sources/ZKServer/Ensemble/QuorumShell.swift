@@ -84,8 +84,24 @@ final class QuorumShell: QuorumLink, @unchecked Sendable {
         box.shell = self
         transport.onMessage = { [unowned self] from, m in self.handle(self.peer.receive(m, from: from)) }
         transport.onConnectionLost = { [unowned self] id in self.handle(self.peer.connectionLost(to: id)) }
-        let tick = TimeAmount.milliseconds(Int64(config.tickTime))
+        let tick = TimeAmount.milliseconds(Int64(config.tickTime / Self.subTicks(config.tickTime)))
         loop.scheduleRepeatedTask(initialDelay: .zero, delay: tick) { [unowned self] _ in self.onTick() }
+    }
+
+    /// The core counts time in ticks and waits one tick before it settles an election (like
+    /// Apache's 200 ms finalizeWait). With tickTime 2000 that would cost seconds per failover, so
+    /// the core runs on sub-ticks of about 200 ms and every limit is scaled to keep its wall-clock
+    /// meaning (initLimit and syncLimit are still initLimit × tickTime and syncLimit × tickTime).
+    static func subTicks(_ tickTime: Int) -> Int { max(1, tickTime / 200) }
+
+    /// The core's configuration for zoo.cfg's limits, in sub-ticks.
+    static func peerConfig(myid: Int64, config: ServerConfig) -> PeerConfig {
+        let k = subTicks(config.tickTime)
+        return PeerConfig(
+            myid: myid, participants: Set(config.participants.map(\.id)), observers: Set(config.observers.map(\.id)),
+            initLimit: config.initLimit * k, syncLimit: config.syncLimit * k,
+            pingInterval: max(1, config.syncLimit * k / 2), electionResendInterval: 2,
+            retainedCommittedEntries: 20_000)
     }
 
     private func onTick() {
