@@ -31,6 +31,8 @@ final class QuorumNetwork: @unchecked Sendable {
         var queuedBytes = 0
         var backoffMs: Int64 = 100
         var wasConnected = false
+        /// Frames for the open channel, written as one buffer at the end of the loop pass.
+        var out: ByteBuffer?
     }
 
     static let magic: [UInt8] = Array("ZKQ1".utf8)
@@ -55,7 +57,7 @@ final class QuorumNetwork: @unchecked Sendable {
     /// arrives (the peer restarted).
     private var inbound: [Key: ObjectIdentifier] = [:]
     private var inboundChannels: [ObjectIdentifier: any Channel] = [:]
-    private var needsFlush: [ObjectIdentifier: any Channel] = [:]
+    private var needsFlush: [Key] = []
     private var flushScheduled = false
     private var closed = false
 
@@ -110,13 +112,21 @@ final class QuorumNetwork: @unchecked Sendable {
         if case .vote = message { kind = .election } else { kind = .quorum }
         let key = Key(peer: peer, kind: kind)
         let o = outboundFor(key)
-        var buf = ByteBufferAllocator().buffer(capacity: 64)
-        buf.writeBytes(QuorumCodec.frame(message))
-        if let ch = o.channel {
-            ch.write(buf, promise: nil)
-            scheduleFlush(ch)
+        let body = QuorumCodec.encode(message)
+        if o.channel != nil {
+            // Coalesce: every frame of this loop pass goes out in one write.
+            if o.out == nil {
+                o.out = ByteBufferAllocator().buffer(capacity: max(4096, body.count + 4))
+                needsFlush.append(key)
+                scheduleFlush()
+            }
+            o.out!.writeInteger(Int32(truncatingIfNeeded: body.count))
+            o.out!.writeBytes(body)
             return
         }
+        var buf = ByteBufferAllocator().buffer(capacity: body.count + 4)
+        buf.writeInteger(Int32(truncatingIfNeeded: body.count))
+        buf.writeBytes(body)
         if o.queue.count >= Self.maxQueuedMessages || o.queuedBytes + buf.readableBytes > Self.maxQueuedBytes {
             logger.warning("server.\(peer) unreachable: dropping \(o.queue.count) queued messages")
             o.queue.removeAll()
@@ -136,6 +146,7 @@ final class QuorumNetwork: @unchecked Sendable {
             o.queuedBytes = 0
             if let ch = o.channel {
                 o.channel = nil
+                o.out = nil
                 o.wasConnected = false
                 ch.close(promise: nil)
             }
@@ -222,6 +233,7 @@ final class QuorumNetwork: @unchecked Sendable {
     fileprivate func outboundClosed(_ key: Key, _ channel: any Channel) {
         guard let o = outbound[key], let ch = o.channel, ch === channel else { return }
         o.channel = nil
+        o.out = nil
         let spec = servers[key.peer]
         logger.info("connection to server.\(key.peer) (\(spec?.host ?? "?"), \(key.kind == .quorum ? "quorum" : "election") port) closed")
         if key.kind == .quorum {
@@ -234,16 +246,19 @@ final class QuorumNetwork: @unchecked Sendable {
         retry(key, o)
     }
 
-    private func scheduleFlush(_ ch: any Channel) {
-        needsFlush[ObjectIdentifier(ch)] = ch
+    private func scheduleFlush() {
         guard !flushScheduled else { return }
         flushScheduled = true
-        // One flush per loop pass: a leader's batch of proposals leaves in one syscall per peer.
+        // One write per peer per loop pass: a leader's batch of proposals leaves in one syscall.
         loop.execute { [self] in
             flushScheduled = false
-            let chs = needsFlush
+            let keys = needsFlush
             needsFlush.removeAll(keepingCapacity: true)
-            for ch in chs.values { ch.flush() }
+            for key in keys {
+                guard let o = outbound[key], let buf = o.out else { continue }
+                o.out = nil
+                o.channel?.writeAndFlush(buf, promise: nil)
+            }
         }
     }
 
