@@ -62,17 +62,7 @@ public final class StandaloneServer: Sendable {
         let snapDir = StorageLayout.versionDirectory(config.dataDir)
         let logDir = StorageLayout.versionDirectory(config.dataLogDir)
         let state = try Recovery.recover(snapshotDir: snapDir, logDir: logDir, warn: { logger.warning("\($0)") })
-        var tree: DataTree
-        if let snap = state.snapshot {
-            do {
-                tree = try DataTree(snapshot: snap.payload, skipACL: config.skipACL,
-                                    extendedTypesEnabled: config.extendedTypesEnabled)
-            } catch {
-                throw StartupError("snapshot 0x\(String(snap.zxid, radix: 16)) in \(snapDir) does not decode: \(error)")
-            }
-        } else {
-            tree = DataTree(skipACL: config.skipACL, extendedTypesEnabled: config.extendedTypesEnabled)
-        }
+        var tree = try treeFromSnapshot(state.snapshot, config: config)
         for record in state.records where record.zxid > tree.lastZxid {
             let txn: Txn
             do { txn = try Txn(bytes: record.payload) } catch {
@@ -82,6 +72,20 @@ public final class StandaloneServer: Sendable {
         }
         logger.info("recovered \(tree.nodeCount) znodes and \(tree.sessions.count) sessions up to zxid 0x\(String(tree.lastZxid, radix: 16))")
         return tree
+    }
+
+    /// The tree a recovered snapshot holds (an empty tree when there is none).
+    static func treeFromSnapshot(_ snap: StoredSnapshot?, config: ServerConfig) throws -> DataTree {
+        guard let snap else {
+            return DataTree(skipACL: config.skipACL, extendedTypesEnabled: config.extendedTypesEnabled)
+        }
+        do {
+            return try DataTree(snapshot: snap.payload, skipACL: config.skipACL,
+                                extendedTypesEnabled: config.extendedTypesEnabled)
+        } catch {
+            let dir = StorageLayout.versionDirectory(config.dataDir)
+            throw StartupError("snapshot 0x\(String(UInt64(bitPattern: snap.zxid), radix: 16)) in \(dir) does not decode: \(error)")
+        }
     }
 
     static func randomizedSnapCount(_ snapCount: Int) -> Int {

@@ -197,7 +197,7 @@ public final class ServerCore: @unchecked Sendable {
             close(c)
             return
         }
-        let timeout = Int32(min(max(Int(req.timeout), settings.minSessionTimeout), settings.maxSessionTimeout))
+        let timeout = clampedTimeout(req.timeout)
         if req.sessionId != 0 {
             // Apache drops the session's current connection before it checks the password.
             if let old = sessionConnection[req.sessionId], old != c.id, let oc = connections[old] {
@@ -228,11 +228,7 @@ public final class ServerCore: @unchecked Sendable {
                                                    readOnly: req.readOnly.map { _ in false }))
             return
         }
-        let sid = nextSessionId
-        nextSessionId += 1
-        var password = [UInt8](repeating: 0, count: 16)
-        var rng = SystemRandomNumberGenerator()
-        for i in 0..<16 { password[i] = rng.next() }
+        let (sid, password) = newSession()
         c.sessionId = sid
         c.timeout = timeout
         c.state = .connecting
@@ -243,17 +239,28 @@ public final class ServerCore: @unchecked Sendable {
     /// Apache's read-only mode: a session local to this server (never logged, so it ends with
     /// the connection), reads from the local tree, every write answered NotReadOnly.
     private func readOnlyConnect(_ c: ClientConnection, _ req: ConnectRequest) {
-        let timeout = Int32(min(max(Int(req.timeout), settings.minSessionTimeout), settings.maxSessionTimeout))
-        let sid = nextSessionId
-        nextSessionId += 1
-        var password = [UInt8](repeating: 0, count: 16)
-        var rng = SystemRandomNumberGenerator()
-        for i in 0..<16 { password[i] = rng.next() }
+        let timeout = clampedTimeout(req.timeout)
+        let (sid, password) = newSession()
         c.sessionId = sid
         c.timeout = timeout
         c.readOnlySession = true
         c.state = .connected
         sendConnectResponse(c, ConnectResponse(timeout: timeout, sessionId: sid, password: password, readOnly: true))
+    }
+
+    /// The next session id of this server and a random 16-byte password.
+    private func newSession() -> (id: Int64, password: [UInt8]) {
+        let sid = nextSessionId
+        nextSessionId += 1
+        var password = [UInt8](repeating: 0, count: 16)
+        var rng = SystemRandomNumberGenerator()
+        for i in 0..<16 { password[i] = rng.next() }
+        return (sid, password)
+    }
+
+    /// The client's requested session timeout within min/maxSessionTimeout.
+    private func clampedTimeout(_ requested: Int32) -> Int32 {
+        Int32(min(max(Int(requested), settings.minSessionTimeout), settings.maxSessionTimeout))
     }
 
     private func sendConnectResponse(_ c: ClientConnection, _ r: ConnectResponse) {

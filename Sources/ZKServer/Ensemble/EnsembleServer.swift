@@ -28,17 +28,7 @@ public final class EnsembleServer: Sendable {
         // The tree is the newest snapshot only: log records above it may never have been
         // committed, so they wait until a leader confirms them (the core re-delivers them).
         let state = try Recovery.recover(snapshotDir: snapDir, logDir: logDir, warn: { logger.warning("\($0)") })
-        var tree: DataTree
-        if let snap = state.snapshot {
-            do {
-                tree = try DataTree(snapshot: snap.payload, skipACL: config.skipACL,
-                                    extendedTypesEnabled: config.extendedTypesEnabled)
-            } catch {
-                throw StartupError("snapshot 0x\(hex(snap.zxid)) in \(snapDir) does not decode: \(error)")
-            }
-        } else {
-            tree = DataTree(skipACL: config.skipACL, extendedTypesEnabled: config.extendedTypesEnabled)
-        }
+        let tree = try StandaloneServer.treeFromSnapshot(state.snapshot, config: config)
         if tree.lastZxid == 0, (try? SnapshotStore.snapshotFiles(in: snapDir).isEmpty) ?? true {
             try SnapshotStore.write(directory: snapDir, zxid: 0, payload: tree.snapshotBytes())
         }

@@ -350,7 +350,7 @@ final class QuorumShell: QuorumLink, @unchecked Sendable {
 
     private func splitConfig(version: Int64) throws {
         let cfgPath = config.configFile
-        guard let original = readWholeFile(cfgPath) else { throw StartupError("cannot read \(cfgPath)") }
+        guard let original = _ConfigFiles.read(cfgPath) else { throw StartupError("cannot read \(cfgPath)") }
         let dynPath = absolutePath(config.dynamicConfigFileName(version: version))
         try writeFileDurably(dynPath, DynamicConfig.renderDynamic(servers: config.servers))
         try writeFileDurably(cfgPath + ".bak", original)
@@ -416,19 +416,6 @@ enum FileHandleErr {
 }
 
 func hex(_ v: Int64) -> String { String(UInt64(bitPattern: v), radix: 16) }
-
-func readWholeFile(_ path: String) -> String? {
-    guard let f = fopen(path, "rb") else { return nil }
-    defer { fclose(f) }
-    var out: [UInt8] = []
-    var buf = [UInt8](repeating: 0, count: 65536)
-    while true {
-        let n = fread(&buf, 1, buf.count, f)
-        if n <= 0 { break }
-        out.append(contentsOf: buf[0..<n])
-    }
-    return String(decoding: out, as: UTF8.self)
-}
 
 func absolutePath(_ p: String) -> String {
     if p.hasPrefix("/") { return p }
