@@ -13,7 +13,7 @@ import time
 import pytest
 
 from ensemble_harness import ZkEnsemble, _live_ensembles
-from zkharness import TARGET, ZkServer, _live_servers
+from zkharness import TARGET, ZkServer, _live_servers, stop_clients
 
 
 def pytest_configure(config):
@@ -115,12 +115,7 @@ def kazoo_factory(zk_server):
         return client
 
     yield make
-    for client in clients:
-        try:
-            client.stop()
-            client.close()
-        except Exception:
-            pass
+    stop_clients(clients)
 
 
 @pytest.fixture

@@ -44,7 +44,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from zkharness import APACHE_JARS, REPO_ROOT, TARGET, four_letter, free_port
+from zkharness import REPO_ROOT, TARGET, four_letter, free_port, java_command
 
 ENSEMBLE_BASE_CONFIG = {
     "tickTime": "200",
@@ -153,20 +153,7 @@ class EnsembleMember:
     def _command(self) -> list[str]:
         if TARGET == "swift":
             return [_binary(), str(self.cfg_path)]
-        flags = os.environ.get("SERVER_JVMFLAGS", "").split()
-        return [
-            "java",
-            "-Xmx256m",
-            "-XX:+UseSerialGC",
-            "-XX:TieredStopAtLevel=1",
-            "-Dzookeeper.jmx.log4j.disable=true",
-            "-Dorg.slf4j.simpleLogger.showDateTime=true",
-            *flags,
-            "-cp",
-            ":".join(APACHE_JARS),
-            "org.apache.zookeeper.server.quorum.QuorumPeerMain",
-            str(self.cfg_path),
-        ]
+        return java_command("org.apache.zookeeper.server.quorum.QuorumPeerMain", self.cfg_path, self.ensemble.config)
 
     def note(self, what: str) -> None:
         """A marker line in the server's log, so the tail shows what the harness did when."""

@@ -13,7 +13,6 @@ zkserver unchanged.
 
 from __future__ import annotations
 
-import os
 import re
 import threading
 import time
@@ -24,6 +23,7 @@ from kazoo.protocol.states import KazooState
 
 import zkraw
 from ensemble_harness import NOT_SERVING, ZkEnsemble, wait_until
+from zkharness import stop_clients
 from zkraw import RawSession
 
 # collected by the normal run (nothing deselects it); `-m ensemble` / `-m "not ensemble"` select
@@ -50,12 +50,7 @@ def kz(ensemble_factory):
         return client
 
     yield make
-    for client in clients:
-        try:
-            client.stop()
-            client.close()
-        except Exception:
-            pass
+    stop_clients(clients)
 
 
 def peer_port(client: KazooClient) -> int | None:
@@ -580,14 +575,12 @@ def test_server_behind_the_client_refuses_the_session(ensemble_factory, kz):
 
 # -- 12 --------------------------------------------------------------------------------------
 
-def test_read_only_mode_without_quorum(ensemble_factory, kz, monkeypatch):
+def test_read_only_mode_without_quorum(ensemble_factory, kz):
     """With read-only mode on (Apache: -Dreadonlymode.enabled=true; zkserver: the same key in
     zoo.cfg), a server cut off from the quorum serves reads to clients that asked for a
     read-only session, refuses their writes with NotReadOnly, and still refuses other clients."""
     NOT_READ_ONLY = -119
 
-    flags = (os.environ.get("SERVER_JVMFLAGS", "") + " -Dreadonlymode.enabled=true").strip()
-    monkeypatch.setenv("SERVER_JVMFLAGS", flags)
     # Apache 3.8's read-only server answers a new session with NotReadOnly unless local sessions
     # are on; zkserver's read-only sessions are always local, so it ignores the key.
     ens = ensemble_factory(3, extra={"readonlymode.enabled": "true", "localSessionsEnabled": "true"})

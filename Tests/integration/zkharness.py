@@ -45,6 +45,8 @@ JVM_PROPERTY_KEYS = {
     "znode.container.checkIntervalMs": "znode.container.checkIntervalMs",
     # containers that never had a child are removed after this long (0 = never)
     "znode.container.maxNeverUsedIntervalMs": "znode.container.maxNeverUsedIntervalMs",
+    # serve read-only sessions without a quorum (ensembles)
+    "readonlymode.enabled": "readonlymode.enabled",
 }
 
 BASE_CONFIG = {
@@ -90,6 +92,37 @@ def four_letter(port: int, cmd: str, timeout: float = 5.0) -> str:
     return b"".join(chunks).decode("utf-8", "replace")
 
 
+def java_command(main_class: str, cfg_path, config: dict[str, str]) -> list[str]:
+    """The command line of an Apache server: zoo.cfg keys Apache reads only as JVM properties
+    become -D flags, then $SERVER_JVMFLAGS."""
+    props = [f"-D{JVM_PROPERTY_KEYS[k]}={v}" for k, v in config.items() if k in JVM_PROPERTY_KEYS]
+    flags = os.environ.get("SERVER_JVMFLAGS", "").split()
+    return [
+        "java",
+        "-Xmx256m",
+        "-XX:+UseSerialGC",
+        "-XX:TieredStopAtLevel=1",
+        "-Dzookeeper.jmx.log4j.disable=true",
+        "-Dorg.slf4j.simpleLogger.showDateTime=true",
+        *props,
+        *flags,
+        "-cp",
+        ":".join(APACHE_JARS),
+        main_class,
+        str(cfg_path),
+    ]
+
+
+def stop_clients(clients) -> None:
+    """Stops and closes kazoo clients, ignoring ones already gone."""
+    for client in clients:
+        try:
+            client.stop()
+            client.close()
+        except Exception:
+            pass
+
+
 class ZkServer:
     """One standalone server process with its own port, dataDir and log."""
 
@@ -124,22 +157,7 @@ class ZkServer:
             if not os.access(binary, os.X_OK):
                 pytest.fail(f"ZK_TARGET=swift but {binary} is not an executable (build it or set ZKSERVER_BIN)")
             return [binary, str(self.cfg_path)]
-        props = [f"-D{JVM_PROPERTY_KEYS[k]}={v}" for k, v in self.config.items() if k in JVM_PROPERTY_KEYS]
-        flags = os.environ.get("SERVER_JVMFLAGS", "").split()
-        return [
-            "java",
-            "-Xmx256m",
-            "-XX:+UseSerialGC",
-            "-XX:TieredStopAtLevel=1",
-            "-Dzookeeper.jmx.log4j.disable=true",
-            "-Dorg.slf4j.simpleLogger.showDateTime=true",
-            *props,
-            *flags,
-            "-cp",
-            ":".join(APACHE_JARS),
-            "org.apache.zookeeper.server.ZooKeeperServerMain",
-            str(self.cfg_path),
-        ]
+        return java_command("org.apache.zookeeper.server.ZooKeeperServerMain", self.cfg_path, self.config)
 
     def start(self, timeout: float = 30.0) -> "ZkServer":
         self.cfg_path.write_text("".join(f"{k}={v}\n" for k, v in self.config.items()))
