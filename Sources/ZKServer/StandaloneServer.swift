@@ -88,6 +88,23 @@ public final class StandaloneServer: Sendable {
         }
     }
 
+    /// An empty data dir gets a first snapshot, as Apache writes snapshot.0 at first start.
+    static func writeFirstSnapshot(_ tree: DataTree, directory: String) throws {
+        if tree.lastZxid == 0, (try? SnapshotStore.snapshotFiles(in: directory).isEmpty) ?? true {
+            try SnapshotStore.write(directory: directory, zxid: 0, payload: tree.snapshotBytes())
+        }
+    }
+
+    /// The background snapshot writer, logging each result.
+    static func makeSnapshotter(directory: String, logger: Logger) -> BackgroundSnapshotter {
+        BackgroundSnapshotter(directory: directory, onComplete: { r in
+            switch r {
+            case .success(let f): logger.info("snapshot written: \(f.path)")
+            case .failure(let e): logger.error("snapshot failed: \(e)")
+            }
+        })
+    }
+
     static func randomizedSnapCount(_ snapCount: Int) -> Int {
         // Apache: snapCount/2 + random(snapCount/2), so servers in an ensemble do not snap together.
         let half = max(1, snapCount / 2)
@@ -106,17 +123,9 @@ public final class StandaloneServer: Sendable {
                                      exit(3)
                                  })
         self.log = log
-        let snapshotter = BackgroundSnapshotter(directory: snapDir, onComplete: { r in
-            switch r {
-            case .success(let f): logger.info("snapshot written: \(f.path)")
-            case .failure(let e): logger.error("snapshot failed: \(e)")
-            }
-        })
+        let snapshotter = Self.makeSnapshotter(directory: snapDir, logger: logger)
         self.snapshotter = snapshotter
-        // An empty data dir gets a first snapshot, as Apache writes snapshot.0 at first start.
-        if tree.lastZxid == 0, (try? SnapshotStore.snapshotFiles(in: snapDir).isEmpty) ?? true {
-            try SnapshotStore.write(directory: snapDir, zxid: 0, payload: tree.snapshotBytes())
-        }
+        try Self.writeFirstSnapshot(tree, directory: snapDir)
         guard let port = config.clientListenPort else {
             throw StartupError("\(config.configFile): clientPort is not set")
         }

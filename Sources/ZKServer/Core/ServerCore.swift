@@ -542,7 +542,6 @@ public final class ServerCore: @unchecked Sendable {
     func replaceTree(_ t: DataTree) {
         tree = t
         watches = WatchManager()
-        lastProposedZxid = t.lastZxid
         let now = Clock.monotonicMillis()
         sessionExpiry.removeAll()
         for (id, s) in t.sessions { sessionExpiry[id] = now + Int64(s.timeout) }

@@ -29,9 +29,7 @@ public final class EnsembleServer: Sendable {
         // committed, so they wait until a leader confirms them (the core re-delivers them).
         let state = try Recovery.recover(snapshotDir: snapDir, logDir: logDir, warn: { logger.warning("\($0)") })
         let tree = try StandaloneServer.treeFromSnapshot(state.snapshot, config: config)
-        if tree.lastZxid == 0, (try? SnapshotStore.snapshotFiles(in: snapDir).isEmpty) ?? true {
-            try SnapshotStore.write(directory: snapDir, zxid: 0, payload: tree.snapshotBytes())
-        }
+        try StandaloneServer.writeFirstSnapshot(tree, directory: snapDir)
         let accepted = try EpochFile.read(directory: snapDir, name: EpochFile.accepted) ?? 0
         let current = try EpochFile.read(directory: snapDir, name: EpochFile.current) ?? 0
         let persisted = PersistedState(acceptedEpoch: accepted, currentEpoch: current, appliedZxid: tree.lastZxid,
@@ -40,12 +38,7 @@ public final class EnsembleServer: Sendable {
 
         let peerConfig = QuorumShell.peerConfig(myid: myid, config: config)
 
-        let snapshotter = BackgroundSnapshotter(directory: snapDir, onComplete: { r in
-            switch r {
-            case .success(let f): logger.info("snapshot written: \(f.path)")
-            case .failure(let e): logger.error("snapshot failed: \(e)")
-            }
-        })
+        let snapshotter = StandaloneServer.makeSnapshotter(directory: snapDir, logger: logger)
         self.snapshotter = snapshotter
         guard let port = config.clientListenPort else {
             throw StartupError("\(config.configFile): no client port (clientPort or ;port on server.\(myid))")
