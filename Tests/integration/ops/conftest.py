@@ -19,7 +19,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[3]
 STATE = Path(os.environ.get("ZK_TESTBED_DIR", "/tmp/zk-testbed"))
-NET = "10.77.0"
+NET = os.environ.get("ZK_TESTBED_NET", "10.77.0")
+# Network-namespace prefix of the testbed (scripts/testbed: ZK_TESTBED_NS); host i is "<NS>h<i>".
+NS = os.environ.get("ZK_TESTBED_NS", "zk")
 
 
 def addr(i):
@@ -387,7 +389,7 @@ def read_after_sync(i, path, timeout=20):
 
 def ns_run(i, argv, timeout=60):
     """Runs argv inside testbed host i's network namespace (reachable while partitioned)."""
-    return subprocess.run(["ip", "netns", "exec", f"zkh{i}", *map(str, argv)], capture_output=True, text=True,
+    return subprocess.run(["ip", "netns", "exec", f"{NS}h{i}", *map(str, argv)], capture_output=True, text=True,
                           timeout=timeout)
 
 
