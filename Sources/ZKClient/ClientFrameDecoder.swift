@@ -1,4 +1,5 @@
 import NIOCore
+import ZKProtocol
 
 /// Splits the bytes a ZooKeeper server sends into frames: a 4-byte big-endian length, then that
 /// many bytes of record (a `ConnectResponse` first, then `ReplyHeader` + body).
@@ -11,10 +12,7 @@ public struct ClientFrameDecoder: ByteToMessageDecoder, Sendable {
     public typealias InboundOut = ByteBuffer
 
     /// A frame length the decoder refuses.
-    public struct LengthError: Error, Hashable, Sendable, CustomStringConvertible {
-        public var length: Int32
-        public var description: String { "illegal frame length \(length)" }
-    }
+    public typealias LengthError = Framing.LengthError
 
     /// The largest frame accepted. Servers cap replies at jute.maxbuffer (1 MiB by default) plus
     /// a little framing, but a getChildren of a huge node may exceed that, so the default is generous.
@@ -41,12 +39,6 @@ public struct ClientFrameDecoder: ByteToMessageDecoder, Sendable {
     /// Takes one whole frame off the front of `buffer` (without its length prefix), or returns nil
     /// and leaves `buffer` untouched when the frame is not complete yet.
     public static func nextFrame(_ buffer: inout ByteBuffer, maxFrameLength: Int) throws(LengthError) -> ByteBuffer? {
-        guard let length = buffer.getInteger(at: buffer.readerIndex, endianness: .big, as: Int32.self) else {
-            return nil
-        }
-        guard length >= 0, Int(length) <= maxFrameLength else { throw LengthError(length: length) }
-        guard buffer.readableBytes >= 4 + Int(length) else { return nil }
-        buffer.moveReaderIndex(forwardBy: 4)
-        return buffer.readSlice(length: Int(length))!
+        try Framing.next(&buffer, maxLength: maxFrameLength)
     }
 }

@@ -8,7 +8,11 @@ public struct Zxid: Hashable, Comparable, Sendable, CustomStringConvertible {
     public var epoch: Int64 { raw >> 32 }
     public var counter: Int64 { raw & 0xffff_ffff }
     public static func < (a: Zxid, b: Zxid) -> Bool { a.raw < b.raw }
-    public var description: String { "0x" + String(raw, radix: 16) }
+    /// `0x` and the unsigned hex digits, as Apache prints zxids and session ids.
+    public var description: String { "0x" + Self.hex(raw) }
+    /// The unsigned hex digits of a zxid or session id (no prefix): the one formatter the
+    /// server, its logs, its four-letter words and its tools use.
+    public static func hex(_ raw: Int64) -> String { String(UInt64(bitPattern: raw), radix: 16) }
 }
 
 /// The metadata ZooKeeper keeps for every znode (jute `Stat`).

@@ -21,10 +21,9 @@ enum FourLetterBridge {
     static func snapshot(_ core: ServerCore, asking: WatcherID?, config: ServerConfig) -> FourLetterSnapshot {
         var s = FourLetterSnapshot(version: ZKServerVersion.full, config: config, environment: .current())
         let st = core.stats
-        s.mode = .standalone
-        s.minLatency = st.latencyCount == 0 ? 0 : st.minLatency
-        s.maxLatency = st.maxLatency
-        s.avgLatency = st.latencyCount == 0 ? 0 : Double(st.totalLatency) / Double(st.latencyCount)
+        s.minLatency = st.latency.minOrZero
+        s.maxLatency = st.latency.max
+        s.avgLatency = st.latency.average
         s.packetsReceived = st.packetsReceived
         s.packetsSent = st.packetsSent
         let monoNow = Clock.monotonicMillis()
@@ -33,9 +32,9 @@ enum FourLetterBridge {
         for c in core.connections.values.sorted(by: { $0.id < $1.id }) {
             var x = FourLetterSnapshot.Connection(remoteHost: c.remoteAddress, remotePort: c.remotePort)
             x.interestOps = c.id == asking ? 0 : 1
-            x.queued = c.queue.count
-            x.received = c.packetsReceived
-            x.sent = c.packetsSent
+            x.queued = c.machine.queuedCount
+            x.received = c.traffic.packetsReceived
+            x.sent = c.traffic.packetsSent
             x.sessionId = c.sessionId
             x.lastOperation = c.lastOp
             x.establishedMillis = c.established
@@ -44,9 +43,9 @@ enum FourLetterBridge {
             x.lastZxid = c.lastZxid
             x.lastResponseMillis = c.lastResponseTime
             x.lastLatency = c.lastLatency
-            x.minLatency = c.latencyCount == 0 ? 0 : c.minLatency
-            x.avgLatency = c.latencyCount == 0 ? 0 : c.totalLatency / c.latencyCount
-            x.maxLatency = c.maxLatency
+            x.minLatency = c.traffic.latency.minOrZero
+            x.avgLatency = c.traffic.latency.count == 0 ? 0 : c.traffic.latency.total / c.traffic.latency.count
+            x.maxLatency = c.traffic.latency.max
             conns.append(x)
         }
         s.connections = conns
@@ -75,7 +74,7 @@ enum FourLetterBridge {
         s.ephemeralsBySession = tree.ephemerals.sorted { $0.key < $1.key }.map { .init(sessionId: $0.key, paths: $0.value.sorted()) }
         var buckets: [Int64: [Int64]] = [:]
         let tick = Int64(max(1, config.tickTime))
-        for (sid, deadline) in core.sessionExpiry {
+        for (sid, deadline) in core.sessions.deadline {
             let wall = (wallNow + (deadline - monoNow)) / tick * tick + tick
             buckets[wall, default: []].append(sid)
         }
@@ -84,7 +83,7 @@ enum FourLetterBridge {
         s.logDirSize = directorySize(config.dataLogDir + "/version-2")
         s.clientPort = config.clientListenPort
         s.serving = core.serving
-        core.quorum?.fill(&s)
+        core.orderer.fill(&s)
         return s
     }
 

@@ -4,7 +4,6 @@ import ZKProtocol
 
 /// Human-readable forms of log records and snapshots, for `zkserver dump-log` / `dump-snapshot`.
 public enum TxnDescription {
-    static func hex(_ v: Int64) -> String { "0x" + String(v, radix: 16) }
 
     static func data(_ d: [UInt8]?) -> String {
         guard let d else { return "null" }
@@ -17,7 +16,7 @@ public enum TxnDescription {
     /// One line: session, cxid, time, then the operation and its arguments.
     public static func describe(_ payload: [UInt8]) -> String {
         guard let t = try? Txn(bytes: payload) else { return "undecodable txn (\(payload.count) bytes)" }
-        let head = "session:\(hex(t.sessionId)) cxid:\(hex(Int64(t.cxid))) time:\(t.time)"
+        let head = "session:0x\(hex(t.sessionId)) cxid:0x\(hex(Int64(t.cxid))) time:\(t.time)"
         switch t.body {
         case .createSession(let timeout, _): return "\(head) createSession timeout:\(timeout)"
         case .closeSession: return "\(head) closeSession"
@@ -45,16 +44,16 @@ public enum TxnDescription {
     /// Sessions, then every znode with its stat, one per line.
     public static func describeSnapshot(_ payload: [UInt8]) throws -> String {
         let tree = try DataTree(snapshot: payload, skipACL: false, extendedTypesEnabled: true)
-        var out = "lastZxid: \(hex(tree.lastZxid))\nsessions: \(tree.sessions.count)\n"
+        var out = "lastZxid: 0x\(hex(tree.lastZxid))\nsessions: \(tree.sessions.count)\n"
         for (id, s) in tree.sessions.sorted(by: { $0.key < $1.key }) {
-            out += "  \(hex(id)) timeout:\(s.timeout) ephemerals:\(tree.ephemerals[id]?.count ?? 0)\n"
+            out += "  0x\(hex(id)) timeout:\(s.timeout) ephemerals:\(tree.ephemerals[id]?.count ?? 0)\n"
         }
         out += "znodes: \(tree.nodeCount)\n"
         for path in tree.nodes.keys.sorted() {
             let n = tree.nodes[path]!
             let s = n.clientStat
-            out += "  \(path) czxid:\(hex(s.czxid)) mzxid:\(hex(s.mzxid)) pzxid:\(hex(s.pzxid)) version:\(s.version)"
-                + " cversion:\(s.cversion) aversion:\(s.aversion) ephemeralOwner:\(hex(n.stat.ephemeralOwner))"
+            out += "  \(path) czxid:0x\(hex(s.czxid)) mzxid:0x\(hex(s.mzxid)) pzxid:0x\(hex(s.pzxid)) version:\(s.version)"
+                + " cversion:\(s.cversion) aversion:\(s.aversion) ephemeralOwner:0x\(hex(n.stat.ephemeralOwner))"
                 + " dataLength:\(s.dataLength) numChildren:\(s.numChildren) data:\(data(n.data))\n"
         }
         return out

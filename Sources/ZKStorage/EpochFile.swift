@@ -23,20 +23,7 @@ public enum EpochFile {
     /// Writes `value` durably: a temporary file, fsync, rename over `name`, fsync the directory.
     public static func write(directory: String, name: String, value: Int64) throws {
         try FS.makeDirectories(directory)
-        let path = directory + "/" + name
-        let tmp = path + ".tmp"
-        let fd = try FS.open(tmp, O_WRONLY | O_CREAT | O_TRUNC)
-        let bytes = Array("\(value)\n".utf8)
-        do {
-            try bytes.withUnsafeBytes { try FS.pwriteAll(fd, $0, at: 0, path: tmp) }
-            try FS.fsyncFile(fd, path: tmp, dataOnly: false)
-        } catch {
-            close(fd)
-            throw error
-        }
-        close(fd)
-        guard rename(tmp, path) == 0 else { throw FS.error("rename", tmp) }
-        try FS.fsyncDirectory(directory)
+        try DurableFile.write(directory + "/" + name, text: "\(value)\n")
     }
 }
 

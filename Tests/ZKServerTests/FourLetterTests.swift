@@ -262,7 +262,7 @@ private func leaderSnapshot() throws -> FourLetterSnapshot {
         #expect(FourLetterWords.javaDouble(4) == "4.0")
         #expect(FourLetterWords.javaDouble(21.0 / 13.0) == "1.6154")
         #expect(FourLetterWords.javaDouble(0.33333) == "0.3333")
-        #expect(FourLetterWords.hex(-1) == "ffffffffffffffff")
+        #expect(hex(-1) == "ffffffffffffffff")
         #expect(FourLetterWords.javaDate(0) == "Thu Jan 01 00:00:00 UTC 1970")
         #expect(FourLetterWords.javaDate(1795887293000) == "Sat Nov 28 17:34:53 UTC 2026")
         #expect(FourLetterWords.javaDate(951_782_400_000) == "Tue Feb 29 00:00:00 UTC 2000")

@@ -1,4 +1,3 @@
-import DequeModule
 import Logging
 import NIOCore
 import ZKCore
@@ -25,78 +24,47 @@ public struct CoreSettings: Sendable {
     public init() {}
 }
 
-/// Counters for the four-letter words.
-struct ServerStats {
-    var packetsReceived: Int64 = 0
-    var packetsSent: Int64 = 0
-    var minLatency: Int64 = Int64.max
-    var maxLatency: Int64 = 0
-    var totalLatency: Int64 = 0
-    var latencyCount: Int64 = 0
-    mutating func reset() { self = ServerStats() }
-}
-
-/// The request path of one server: sessions, per-connection ordering, propose → log → commit →
-/// apply, watches. Everything here runs on one event loop, so it needs no locks.
+/// The request path of one server: connections, sessions, per-connection ordering, and the
+/// application of committed transactions with their watches and replies. Every write goes to the
+/// `WriteOrderer` and comes back through `applyCommitted`, in one way for standalone and ensemble
+/// servers. Everything here runs on one event loop, so it needs no locks.
 public final class ServerCore: @unchecked Sendable {
     let loop: any EventLoop
     let settings: CoreSettings
     let logger: Logger
     public private(set) var tree: DataTree
     private(set) var watches = WatchManager()
-    let log: any TxnLogSink
+    /// Orders every write; set once, before `start()`.
+    var orderer: (any WriteOrderer)!
 
     var connections: [WatcherID: ClientConnection] = [:]
     private var nextConnectionId: WatcherID = 1
     private var connectionsPerIP: [String: Int] = [:]
-    /// Live sessions: which connection holds each and when it expires (monotonic ms).
-    private var sessionConnection: [Int64: WatcherID] = [:]
-    var sessionExpiry: [Int64: Int64] = [:]
-    private var closingSessions: Set<Int64> = []
-    private var nextSessionId: Int64
-    private var lastProposedZxid: Int64
-
-    private enum Origin {
-        case client(WatcherID)
-        case connect(WatcherID)
-        case internalRequest
-    }
-    private var inFlight = Deque<(txn: Txn, origin: Origin)>()
+    private(set) var sessions: SessionTable
     private var dirty: [ClientConnection] = []
-    var stats = ServerStats()
+    var stats = TrafficStats()
     let startedAt = Clock.monotonicMillis()
     /// Called on the loop after each commit batch with the number of txns applied (snapshots).
     var onApplied: ((ServerCore, Int) -> Void)?
-    /// Ensemble mode: where writes and syncs go. Nil when standalone.
-    var quorum: (any QuorumLink)?
     /// False while an ensemble member has no synced leader: client connections are refused.
     private(set) var serving = true
     private var nextSyncId: Int64 = 1
     private var pendingSyncs: [Int64: WatcherID] = [:]
 
-    public init(loop: any EventLoop, settings: CoreSettings, tree: DataTree, log: any TxnLogSink, logger: Logger) {
+    public init(loop: any EventLoop, settings: CoreSettings, tree: DataTree, logger: Logger) {
         self.loop = loop
         self.settings = settings
         self.tree = tree
-        self.log = log
         self.logger = logger
-        self.lastProposedZxid = tree.lastZxid
-        // Apache's scheme: time in the middle bits, myid in the high byte; then count up. Start above
-        // any session recovered from disk with the same myid.
-        // A standalone Apache server uses 1 here (createSessionTrackerServerId).
-        let serverByte = settings.myid == 0 ? 1 : settings.myid
-        var sid = ((Clock.wallMillis() << 24) >> 8) & 0x00ff_ffff_ffff_ffff | (serverByte << 56)
-        for id in tree.sessions.keys where id >> 56 == serverByte && id >= sid { sid = id + 1 }
-        self.nextSessionId = sid
-        let now = Clock.monotonicMillis()
-        for (id, s) in tree.sessions { sessionExpiry[id] = now + Int64(s.timeout) }
+        // A standalone Apache server uses 1 as its server byte (createSessionTrackerServerId).
+        sessions = SessionTable(serverByte: settings.myid == 0 ? 1 : settings.myid, wallMillis: Clock.wallMillis(),
+                                existing: tree.sessions.keys)
+        sessions.resetDeadlines(tree.sessions.lazy.map { ($0.key, $0.value.timeout) }, now: Clock.monotonicMillis())
     }
 
-    /// Hooks the log's durability callback and the periodic timers. Call once, on the loop.
+    /// Starts the periodic timers. Call once, on the loop, after `orderer` is set.
     public func start() {
-        log.setDurableHandler { [self] zxid in
-            loop.execute { self.durable(upTo: zxid) }
-        }
+        precondition(orderer != nil, "ServerCore.start() before an orderer was set")
         let tick = TimeAmount.milliseconds(Int64(max(100, min(settings.tickTime / 2, 1000))))
         loop.scheduleRepeatedTask(initialDelay: tick, delay: tick) { [self] _ in self.expireSessions() }
         let cc = TimeAmount.milliseconds(Int64(max(100, settings.containerCheckIntervalMs)))
@@ -104,9 +72,8 @@ public final class ServerCore: @unchecked Sendable {
     }
 
     var lastZxid: Int64 { tree.lastZxid }
-    var outstanding: Int {
-        quorum == nil ? inFlight.count : connections.values.reduce(0) { $0 + $1.pendingWrites }
-    }
+    /// Writes handed to the orderer and not answered yet.
+    var outstanding: Int { connections.values.reduce(0) { $0 + $1.machine.pendingWrites } }
 
     // MARK: - Connections
 
@@ -129,10 +96,8 @@ public final class ServerCore: @unchecked Sendable {
         connectionsPerIP[c.remoteAddress, default: 1] -= 1
         if connectionsPerIP[c.remoteAddress] == 0 { connectionsPerIP[c.remoteAddress] = nil }
         watches.removeAll(watcher: c.id)
-        if c.sessionId != 0, sessionConnection[c.sessionId] == c.id {
-            sessionConnection[c.sessionId] = nil
-        }
-        c.state = .closing
+        if c.sessionId != 0 { sessions.detach(c.sessionId, from: c.id) }
+        c.machine.close()
     }
 
     static func describe(_ a: SocketAddress?) -> (String, Int) {
@@ -146,16 +111,17 @@ public final class ServerCore: @unchecked Sendable {
     func received(_ c: ClientConnection, _ packet: ByteBuffer) throws {
         var r = JuteReader(packet, maxLength: settings.juteMaxBuffer)
         stats.packetsReceived += 1
-        c.packetsReceived += 1
+        c.traffic.packetsReceived += 1
         switch c.state {
         case .awaitingConnect:
             try connect(c, try ConnectRequest.read(&r))
         case .connecting, .connected:
             let header = try RequestHeader.read(&r)
             touch(c)
+            let now = Clock.monotonicNanos()
             guard OpCode(rawValue: header.type) != nil else {
                 // Apache answers an unknown opcode with Unimplemented, zxid -1, and closes.
-                enqueueReady(c, xid: header.xid, err: .unimplemented, response: .empty, closeAfter: true, zxid: -1)
+                answer(c, xid: header.xid, err: .unimplemented, closeAfter: true, zxid: -1, received: now)
                 return
             }
             let request: ZKRequest
@@ -163,19 +129,18 @@ public final class ServerCore: @unchecked Sendable {
                 request = try ZKRequest.decode(type: header.type, &r)
             } catch {
                 // A body that does not decode: MarshallingError for that xid; the session goes on.
-                enqueueReady(c, xid: header.xid, err: .marshallingError, response: .empty)
+                answer(c, xid: header.xid, err: .marshallingError, received: now)
                 return
             }
-            handle(c, xid: header.xid, request)
+            handle(c, xid: header.xid, request, received: now)
         case .closing:
             break
         }
     }
 
     private func touch(_ c: ClientConnection) {
-        if c.sessionId != 0, sessionExpiry[c.sessionId] != nil {
-            sessionExpiry[c.sessionId] = Clock.monotonicMillis() + Int64(c.timeout)
-            quorum?.touched(session: c.sessionId)
+        if c.sessionId != 0, sessions.touch(c.sessionId, timeout: c.timeout, now: Clock.monotonicMillis()) {
+            orderer.touched(session: c.sessionId)
         }
     }
 
@@ -198,42 +163,39 @@ public final class ServerCore: @unchecked Sendable {
             return
         }
         let timeout = clampedTimeout(req.timeout)
-        if req.sessionId != 0 {
-            // Apache drops the session's current connection before it checks the password.
-            if let old = sessionConnection[req.sessionId], old != c.id, let oc = connections[old] {
-                oc.sessionId = 0
-                sessionConnection[req.sessionId] = nil
-                close(oc)
-            }
-            // Reconnect: the session must exist, not be closing, and the password must match.
-            guard let s = tree.sessions[req.sessionId], !closingSessions.contains(req.sessionId),
-                  s.password == req.password else {
-                sendConnectResponse(c, .expired(readOnly: req.readOnly))
-                c.state = .closing
-                flushAndClose(c)
-                return
-            }
-            if let old = sessionConnection[req.sessionId], old != c.id, let oc = connections[old] {
-                logger.debug("session \(Zxid(req.sessionId)) moved to a new connection; closing the old one")
-                oc.sessionId = 0
-                close(oc)
-            }
-            c.sessionId = req.sessionId
+        guard req.sessionId != 0 else {
+            let (sid, password) = newSession()
+            c.sessionId = sid
             c.timeout = timeout
-            c.state = .connected
-            sessionConnection[req.sessionId] = c.id
-            sessionExpiry[req.sessionId] = Clock.monotonicMillis() + Int64(timeout)
-            quorum?.touched(session: req.sessionId)
-            sendConnectResponse(c, ConnectResponse(timeout: timeout, sessionId: req.sessionId, password: s.password,
-                                                   readOnly: req.readOnly.map { _ in false }))
+            c.machine.sessionProposed()
+            sessions.attach(sid, to: c.id)
+            let txn = Txn(zxid: 0, time: Clock.wallMillis(), sessionId: sid, cxid: 0,
+                          body: .createSession(timeout: timeout, password: password))
+            if !orderer.submit(txn) { close(c) }
             return
         }
-        let (sid, password) = newSession()
-        c.sessionId = sid
+        // Reconnect. Apache drops the session's current connection before it checks the password.
+        if let old = sessions.connectionOf[req.sessionId], old != c.id, let oc = connections[old] {
+            logger.debug("session \(Zxid(req.sessionId)) moved to a new connection; closing the old one")
+            sessions.detach(req.sessionId, from: old)
+            oc.sessionId = 0
+            close(oc)
+        }
+        // The session must exist, not be closing, and the password must match.
+        guard let s = tree.sessions[req.sessionId], !sessions.closing.contains(req.sessionId),
+              s.password == req.password else {
+            sendConnectResponse(c, .expired(readOnly: req.readOnly))
+            close(c)
+            return
+        }
+        c.sessionId = req.sessionId
         c.timeout = timeout
-        c.state = .connecting
-        sessionConnection[sid] = c.id
-        propose(.createSession(timeout: timeout, password: password), session: sid, cxid: 0, origin: .connect(c.id))
+        sessions.attach(req.sessionId, to: c.id)
+        sessions.track(req.sessionId, timeout: timeout, now: Clock.monotonicMillis())
+        orderer.touched(session: req.sessionId)
+        c.machine.sessionEstablished()
+        sendConnectResponse(c, ConnectResponse(timeout: timeout, sessionId: req.sessionId, password: s.password,
+                                               readOnly: req.readOnly.map { _ in false }))
     }
 
     /// Apache's read-only mode: a session local to this server (never logged, so it ends with
@@ -244,18 +206,16 @@ public final class ServerCore: @unchecked Sendable {
         c.sessionId = sid
         c.timeout = timeout
         c.readOnlySession = true
-        c.state = .connected
+        c.machine.sessionEstablished()
         sendConnectResponse(c, ConnectResponse(timeout: timeout, sessionId: sid, password: password, readOnly: true))
     }
 
     /// The next session id of this server and a random 16-byte password.
     private func newSession() -> (id: Int64, password: [UInt8]) {
-        let sid = nextSessionId
-        nextSessionId += 1
         var password = [UInt8](repeating: 0, count: 16)
         var rng = SystemRandomNumberGenerator()
         for i in 0..<16 { password[i] = rng.next() }
-        return (sid, password)
+        return (sessions.allocateId(), password)
     }
 
     /// The client's requested session timeout within min/maxSessionTimeout.
@@ -263,31 +223,20 @@ public final class ServerCore: @unchecked Sendable {
         Int32(min(max(Int(requested), settings.minSessionTimeout), settings.maxSessionTimeout))
     }
 
-    private func sendConnectResponse(_ c: ClientConnection, _ r: ConnectResponse) {
-        c.out.writeFrame { r.write(to: &$0) }
-        c.packetsSent += 1
-        stats.packetsSent += 1
-        markDirty(c)
-    }
-
     // MARK: - Requests
 
-    private func handle(_ c: ClientConnection, xid: Int32, _ request: ZKRequest) {
-        let now = Clock.monotonicNanos()
+    private func handle(_ c: ClientConnection, xid: Int32, _ request: ZKRequest, received now: UInt64) {
         c.lastCxid = xid
         if c.readOnlySession {
             switch request {
             case .closeSession:
-                enqueueReady(c, xid: xid, err: .ok, response: .empty, closeAfter: true)
+                answer(c, xid: xid, err: .ok, closeAfter: true, received: now)
                 return
-            case .sync:
-                enqueueReady(c, xid: xid, err: .notReadOnly, response: .empty)
-                return
-            case .reconfig:
-                enqueueReady(c, xid: xid, err: .notReadOnly, response: .empty)
+            case .sync, .reconfig:
+                answer(c, xid: xid, err: .notReadOnly, received: now)
                 return
             case _ where request.isWrite:
-                enqueueReady(c, xid: xid, err: .notReadOnly, response: .empty)
+                answer(c, xid: xid, err: .notReadOnly, received: now)
                 return
             default:
                 break
@@ -297,7 +246,7 @@ public final class ServerCore: @unchecked Sendable {
         case .auth(_, let scheme, let authData):
             // Applied at once so later pipelined writes carry the identity; the reply keeps its place.
             guard scheme == "digest" else {
-                enqueueReady(c, xid: SpecialXid.auth, err: .authFailed, response: .empty, closeAfter: true, zxid: 0)
+                answer(c, xid: SpecialXid.auth, err: .authFailed, closeAfter: true, zxid: 0, received: now)
                 return
             }
             let digest = DigestAuth.digest(String(decoding: authData, as: UTF8.self))
@@ -306,46 +255,65 @@ public final class ServerCore: @unchecked Sendable {
             if let sd = settings.superDigest, sd == digest, !c.auth.contains(ACLCheck.superId) {
                 c.auth.append(ACLCheck.superId)
             }
-            enqueueReady(c, xid: SpecialXid.auth, err: .ok, response: .empty, zxid: 0)
+            answer(c, xid: SpecialXid.auth, err: .ok, zxid: 0, received: now)
         case .closeSession:
-            c.pendingWrites += 1
-            c.queue.append(.write(xid: xid, zxid: 0, received: now))
-            closingSessions.insert(c.sessionId)
-            propose(.closeSession, session: c.sessionId, cxid: xid, origin: .client(c.id))
-        case .sync(let path) where quorum != nil:
-            // The reply waits until this server has applied everything the leader had proposed.
+            sessions.beginClosing(c.sessionId)
+            submitWrite(c, xid: xid, body: .closeSession, received: now)
+        case .sync(let path):
+            // The reply waits until this server has applied everything ordered before it.
             let id = nextSyncId
             nextSyncId += 1
-            c.queue.append(.sync(xid: xid, path: path, id: id, received: now))
+            c.machine.syncReceived(xid: xid, path: path, id: id, received: now)
             pendingSyncs[id] = c.id
-            if !quorum!.sync(id: id) {
+            if !orderer.sync(id: id) {
                 pendingSyncs[id] = nil
                 close(c)
             }
         case .reconfig:
             // A standalone server answers reconfig as Apache's does.
-            enqueueReady(c, xid: xid, err: settings.reconfigEnabled ? .unimplemented : .reconfigDisabled, response: .empty)
+            answer(c, xid: xid, err: settings.reconfigEnabled ? .unimplemented : .reconfigDisabled, received: now)
         case _ where request.isWrite:
-            c.pendingWrites += 1
-            c.queue.append(.write(xid: xid, zxid: 0, received: now))
-            propose(.request(request, auth: c.auth), session: c.sessionId, cxid: xid, origin: .client(c.id))
+            submitWrite(c, xid: xid, body: .request(request, auth: c.auth), received: now)
         default:
-            if c.queue.isEmpty && c.state == .connected {
-                let (err, resp) = executeLocal(c, request)
-                reply(c, xid: xid, err: err, response: resp, received: now)
-            } else {
-                c.queue.append(.local(xid: xid, request: request, received: now))
-            }
+            run(c, c.machine.readReceived(xid: xid, request: request, received: now))
         }
     }
 
-    private func enqueueReady(_ c: ClientConnection, xid: Int32, err: ErrorCode, response: ZKResponse,
-                              closeAfter: Bool = false, zxid: Int64? = nil) {
-        if c.queue.isEmpty && c.state == .connected {
-            reply(c, xid: xid, err: err, response: response, received: Clock.monotonicNanos(), zxid: zxid)
-            if closeAfter { flushAndClose(c) }
-        } else {
-            c.queue.append(.ready(xid: xid, err: err, response: response, closeAfter: closeAfter, zxid: zxid))
+    /// Queues a client write in its connection's FIFO and hands it to the orderer.
+    private func submitWrite(_ c: ClientConnection, xid: Int32, body: Txn.Body, received: UInt64) {
+        c.machine.writeReceived(xid: xid, received: received)
+        let txn = Txn(zxid: 0, time: Clock.wallMillis(), sessionId: c.sessionId, cxid: xid, body: body)
+        if !orderer.submit(txn) { close(c) }
+    }
+
+    /// A request whose answer is known now; it is sent in its turn.
+    private func answer(_ c: ClientConnection, xid: Int32, err: ErrorCode, response: ZKResponse = .empty,
+                        closeAfter: Bool = false, zxid: Int64? = nil, received: UInt64) {
+        run(c, c.machine.answerReceived(xid: xid, err: err, response: response, closeAfter: closeAfter, zxid: zxid,
+                                        received: received))
+    }
+
+    /// Carries out one step of the connection's state machine. False when the connection closed.
+    @discardableResult
+    private func run(_ c: ClientConnection, _ step: ConnectionStateMachine.Step) -> Bool {
+        switch step {
+        case .queued:
+            return true
+        case .execute(let xid, let request, let received):
+            let (err, resp) = executeLocal(c, request)
+            reply(c, xid: xid, err: err, response: resp, received: received)
+            return true
+        case .reply(let xid, let err, let resp, let zxid, let closeAfter, let received):
+            reply(c, xid: xid, err: err, response: resp, received: received, zxid: zxid)
+            if closeAfter { close(c); return false }
+            return true
+        }
+    }
+
+    /// Answers every request at the head of the queue that nothing holds back.
+    private func drain(_ c: ClientConnection) {
+        while let step = c.machine.nextStep() {
+            guard run(c, step) else { return }
         }
     }
 
@@ -440,76 +408,20 @@ public final class ServerCore: @unchecked Sendable {
         return found ? .ok : .noWatcher
     }
 
-    // MARK: - Propose → log → commit → apply
+    // MARK: - Committed transactions (called by the orderer)
 
-    private func propose(_ body: Txn.Body, session: Int64, cxid: Int32, origin: Origin) {
-        if let q = quorum {
-            // The zxid comes from the leader; the commit finds its connection by (session, cxid).
-            let txn = Txn(zxid: 0, time: Clock.wallMillis(), sessionId: session, cxid: cxid, body: body)
-            if !q.submit(txn) {
-                switch origin {
-                case .client(let cid), .connect(let cid):
-                    if let c = connections[cid] { close(c) }
-                case .internalRequest:
-                    if case .closeSession = body { closingSessions.remove(session) }
-                }
-            }
-            return
-        }
-        lastProposedZxid += 1
-        let txn = Txn(zxid: lastProposedZxid, time: Clock.wallMillis(), sessionId: session, cxid: cxid, body: body)
-        if case .client(let cid) = origin, let c = connections[cid] {
-            // Remember which write entry this zxid answers.
-            if let i = c.queue.lastIndex(where: { if case .write(_, 0, _) = $0 { return true } else { return false } }),
-               case .write(let xid, _, let rcv) = c.queue[i] {
-                c.queue[i] = .write(xid: xid, zxid: txn.zxid, received: rcv)
-            }
-        }
-        inFlight.append((txn, origin))
-        log.append(zxid: txn.zxid, payload: txn.bytes)
-    }
-
-    /// The log made everything up to `zxid` durable: apply in order and answer.
-    func durable(upTo zxid: Int64) {
-        var applied = 0
-        while let head = inFlight.first, head.txn.zxid <= zxid {
-            inFlight.removeFirst()
-            commit(head.txn, origin: head.origin)
-            applied += 1
-        }
-        flushDirty()
-        if applied > 0 { onApplied?(self, applied) }
-    }
-
-    /// Ensemble mode: transactions the quorum committed, in zxid order. Each one that a client of
-    /// this server sent is answered here.
+    /// Transactions the orderer committed, in zxid order: apply each, fire its watches and answer
+    /// the client of this server that sent it.
     func applyCommitted(_ txns: [Txn]) {
-        for txn in txns { commit(txn, origin: originOf(txn)) }
+        for txn in txns { commit(txn) }
         scheduleFlush()
         if !txns.isEmpty { onApplied?(self, txns.count) }
     }
 
-    /// Which local request a committed txn answers: the connection holding its session, if the
-    /// head of that connection's queue is the write with this cxid (Apache matches the same way).
-    private func originOf(_ txn: Txn) -> Origin {
-        guard let cid = sessionConnection[txn.sessionId], let c = connections[cid] else { return .internalRequest }
-        if case .createSession = txn.body {
-            return c.state == .connecting ? .connect(cid) : .internalRequest
-        }
-        if case .write(let xid, _, let rcv)? = c.queue.first, xid == txn.cxid {
-            c.queue[c.queue.startIndex] = .write(xid: xid, zxid: txn.zxid, received: rcv)
-            return .client(cid)
-        }
-        return .internalRequest
-    }
-
-    /// Ensemble mode: a client `sync` completed.
+    /// A client `sync` completed.
     func syncCompleted(id: Int64) {
-        guard let cid = pendingSyncs.removeValue(forKey: id), let c = connections[cid] else { return }
-        if let i = c.queue.firstIndex(where: { if case .sync(_, _, id, _) = $0 { return true } else { return false } }),
-           case .sync(let xid, let path, _, _) = c.queue[i] {
-            c.queue[i] = .ready(xid: xid, err: .ok, response: .path(path), closeAfter: false, zxid: nil)
-        }
+        guard let cid = pendingSyncs.removeValue(forKey: id), let c = connections[cid],
+              c.machine.syncCompleted(id: id) else { return }
         drain(c)
         scheduleFlush()
     }
@@ -520,13 +432,11 @@ public final class ServerCore: @unchecked Sendable {
     func quorumStateChanged(serving on: Bool, leading: Bool) {
         for c in connections.values where c.state != .closing { close(c) }
         pendingSyncs.removeAll()
-        closingSessions.removeAll()
+        sessions.forgetClosing()
         serving = on
         if on && leading {
             // A new leader gives every session a full timeout, as Apache's does.
-            let now = Clock.monotonicMillis()
-            sessionExpiry.removeAll()
-            for (id, s) in tree.sessions { sessionExpiry[id] = now + Int64(s.timeout) }
+            resetSessionDeadlines()
         }
     }
 
@@ -534,7 +444,7 @@ public final class ServerCore: @unchecked Sendable {
     func touchSessions(_ ids: [Int64]) {
         let now = Clock.monotonicMillis()
         for id in ids {
-            if let s = tree.sessions[id], sessionExpiry[id] != nil { sessionExpiry[id] = now + Int64(s.timeout) }
+            if let s = tree.sessions[id] { sessions.touch(id, timeout: s.timeout, now: now) }
         }
     }
 
@@ -542,9 +452,7 @@ public final class ServerCore: @unchecked Sendable {
     func replaceTree(_ t: DataTree) {
         tree = t
         watches = WatchManager()
-        let now = Clock.monotonicMillis()
-        sessionExpiry.removeAll()
-        for (id, s) in t.sessions { sessionExpiry[id] = now + Int64(s.timeout) }
+        resetSessionDeadlines()
     }
 
     /// Ensemble mode: sets the membership text of /zookeeper/config.
@@ -552,7 +460,23 @@ public final class ServerCore: @unchecked Sendable {
         tree.setConfigData(data, zxid: version)
     }
 
-    private func commit(_ txn: Txn, origin: Origin) {
+    private func resetSessionDeadlines() {
+        sessions.resetDeadlines(tree.sessions.lazy.map { ($0.key, $0.value.timeout) }, now: Clock.monotonicMillis())
+    }
+
+    /// The connection holding the session of `txn`, when its FIFO waits for exactly this write.
+    private func waitingConnection(_ txn: Txn) -> ClientConnection? {
+        guard let cid = sessions.connectionOf[txn.sessionId], let c = connections[cid] else { return nil }
+        return c.machine.awaitsWrite(xid: txn.cxid) ? c : nil
+    }
+
+    private func commit(_ txn: Txn) {
+        // Which local request this answers, decided before the apply changes the session table.
+        let waiting: ClientConnection?
+        switch txn.body {
+        case .createSession: waiting = nil
+        case .closeSession, .request: waiting = waitingConnection(txn)
+        }
         let outcome = tree.apply(txn)
         for t in outcome.triggers {
             let ws = watches.trigger(t)
@@ -562,45 +486,36 @@ public final class ServerCore: @unchecked Sendable {
         }
         switch txn.body {
         case .createSession:
-            sessionExpiry[txn.sessionId] = Clock.monotonicMillis() + Int64(tree.sessions[txn.sessionId]?.timeout ?? 0)
+            let timeout = tree.sessions[txn.sessionId]?.timeout ?? 0
+            sessions.track(txn.sessionId, timeout: timeout, now: Clock.monotonicMillis())
+            if let cid = sessions.connectionOf[txn.sessionId], let c = connections[cid], c.state == .connecting,
+               let s = tree.sessions[txn.sessionId] {
+                c.machine.sessionEstablished()
+                sendConnectResponse(c, ConnectResponse(timeout: s.timeout, sessionId: txn.sessionId, password: s.password,
+                                                       readOnly: c.readOnlyFlag.map { _ in false }))
+                drain(c)
+            }
+            return
         case .closeSession:
-            sessionExpiry[txn.sessionId] = nil
-            closingSessions.remove(txn.sessionId)
-            if let cid = sessionConnection.removeValue(forKey: txn.sessionId), let c = connections[cid],
-               case .internalRequest = origin {
+            let holder = sessions.closed(txn.sessionId)
+            if waiting == nil, let cid = holder, let c = connections[cid] {
                 // Expired: the client learns by its connection closing (Apache closes it).
                 close(c)
             }
         case .request:
             break
         }
-        switch origin {
-        case .internalRequest:
-            break
-        case .connect(let cid):
-            guard let c = connections[cid], c.state == .connecting,
-                  let s = tree.sessions[txn.sessionId] else { return }
-            c.state = .connected
-            sendConnectResponse(c, ConnectResponse(timeout: s.timeout, sessionId: txn.sessionId, password: s.password,
-                                                   readOnly: c.readOnlyFlag.map { _ in false }))
-            drain(c)
-        case .client(let cid):
-            guard let c = connections[cid], case .write(let xid, let z, let received)? = c.queue.first, z == txn.zxid else {
-                return
-            }
-            c.queue.removeFirst()
-            c.pendingWrites -= 1
-            c.lastOp = Self.shortName(txnOpcode(txn))
-            switch outcome.result {
-            case .success(let r): reply(c, xid: xid, err: .ok, response: r, received: received)
-            case .failure(let e): reply(c, xid: xid, err: e, response: .empty, received: received)
-            }
-            if case .closeSession = txn.body {
-                flushAndClose(c)
-                return
-            }
-            drain(c)
+        guard let c = waiting, let received = c.machine.writeCommitted(xid: txn.cxid) else { return }
+        c.lastOp = Self.shortName(txnOpcode(txn))
+        switch outcome.result {
+        case .success(let r): reply(c, xid: txn.cxid, err: .ok, response: r, received: received)
+        case .failure(let e): reply(c, xid: txn.cxid, err: e, response: .empty, received: received)
         }
+        if case .closeSession = txn.body {
+            close(c)
+            return
+        }
+        drain(c)
     }
 
     private func txnOpcode(_ t: Txn) -> OpCode {
@@ -611,68 +526,49 @@ public final class ServerCore: @unchecked Sendable {
         }
     }
 
-    /// Sends every reply at the head of the queue that no pending write holds back.
-    private func drain(_ c: ClientConnection) {
-        guard c.state == .connected else { return }
-        while let head = c.queue.first {
-            switch head {
-            case .write, .sync:
-                return
-            case .local(let xid, let request, let received):
-                c.queue.removeFirst()
-                let (err, resp) = executeLocal(c, request)
-                reply(c, xid: xid, err: err, response: resp, received: received)
-            case .ready(let xid, let err, let resp, let closeAfter, let zxid):
-                c.queue.removeFirst()
-                reply(c, xid: xid, err: err, response: resp, received: Clock.monotonicNanos(), zxid: zxid)
-                if closeAfter { flushAndClose(c); return }
-            }
-        }
+    // MARK: - Output
+
+    /// Appends one frame to the connection's output; it leaves at the end of the loop pass.
+    private func send(_ c: ClientConnection, _ frame: (inout ByteBuffer) -> Void) {
+        c.out.writeFrame(frame)
+        c.traffic.packetsSent += 1
+        stats.packetsSent += 1
+        if !c.dirty { c.dirty = true; dirty.append(c) }
+    }
+
+    private func sendConnectResponse(_ c: ClientConnection, _ r: ConnectResponse) {
+        send(c) { r.write(to: &$0) }
     }
 
     private func reply(_ c: ClientConnection, xid: Int32, err: ErrorCode, response: ZKResponse, received: UInt64,
                        zxid: Int64? = nil) {
         let zxid = zxid ?? tree.lastZxid
-        c.out.writeFrame { b in
+        send(c) { b in
             ReplyHeader(xid: xid, zxid: zxid, err: err.rawValue).write(to: &b)
             if err == .ok { response.write(to: &b) }
         }
-        c.packetsSent += 1
-        stats.packetsSent += 1
         c.lastZxid = zxid
         if xid != SpecialXid.ping && xid != SpecialXid.auth {
             let latency = Int64((Clock.monotonicNanos() &- received) / 1_000_000)
             c.lastLatency = latency
-            c.minLatency = min(c.minLatency, latency); c.maxLatency = max(c.maxLatency, latency)
-            c.totalLatency += latency; c.latencyCount += 1
-            stats.minLatency = min(stats.minLatency, latency); stats.maxLatency = max(stats.maxLatency, latency)
-            stats.totalLatency += latency; stats.latencyCount += 1
+            c.traffic.latency.record(latency)
+            stats.latency.record(latency)
         }
         c.lastResponseTime = Clock.wallMillis()
-        markDirty(c)
     }
 
     private func notify(_ c: ClientConnection, _ e: WatcherEvent, zxid: Int64 = -1) {
         guard c.state == .connected || c.state == .connecting else { return }
-        c.out.writeFrame { b in
+        send(c) { b in
             ReplyHeader(xid: SpecialXid.notification, zxid: zxid, err: 0).write(to: &b)
             e.write(to: &b)
         }
-        c.packetsSent += 1
-        stats.packetsSent += 1
-        markDirty(c)
-    }
-
-    // MARK: - Output
-
-    private func markDirty(_ c: ClientConnection) {
-        if !c.dirty { c.dirty = true; dirty.append(c) }
     }
 
     private var flushScheduled = false
 
-    /// Flushes once the loop has handled everything it read in this pass: in an ensemble, commits
-    /// arrive one message at a time, and their replies should still share one syscall per client.
+    /// Flushes once the loop has handled everything it read in this pass: commits may arrive one
+    /// message at a time, and their replies should still share one syscall per client.
     private func scheduleFlush() {
         guard !flushScheduled else { return }
         flushScheduled = true
@@ -695,8 +591,9 @@ public final class ServerCore: @unchecked Sendable {
         dirty.removeAll(keepingCapacity: true)
     }
 
-    private func flushAndClose(_ c: ClientConnection) {
-        c.state = .closing
+    /// Sends what is buffered for `c`, then closes it.
+    func close(_ c: ClientConnection) {
+        c.machine.close()
         let buf = c.out
         c.out.clear()
         let ch = c.channel
@@ -707,27 +604,23 @@ public final class ServerCore: @unchecked Sendable {
         }
     }
 
-    func close(_ c: ClientConnection) {
-        flushAndClose(c)
-    }
-
     // MARK: - Timers
 
     private func expireSessions() {
-        if let q = quorum, !(serving && q.isLeader) { return }
-        let now = Clock.monotonicMillis()
-        for (sid, deadline) in sessionExpiry where deadline < now && !closingSessions.contains(sid) {
+        guard orderer.ownsSessions else { return }
+        for sid in sessions.expire(now: Clock.monotonicMillis()) {
             logger.info("Expiring session \(Zxid(sid)), timeout of \(tree.sessions[sid]?.timeout ?? 0)ms exceeded")
-            closingSessions.insert(sid)
-            propose(.closeSession, session: sid, cxid: 0, origin: .internalRequest)
+            if !orderer.submit(Txn(zxid: 0, time: Clock.wallMillis(), sessionId: sid, cxid: 0, body: .closeSession)) {
+                sessions.abandonClosing(sid)
+            }
         }
     }
 
     private func cleanContainers() {
-        if let q = quorum, !(serving && q.isLeader) { return }
+        guard orderer.ownsSessions else { return }
         for path in tree.expiredContainersAndTTLs(now: Clock.wallMillis()) {
-            propose(.request(.delete(path: path, version: -1, .deleteContainer), auth: [ACLCheck.superId]),
-                    session: 0, cxid: 0, origin: .internalRequest)
+            let body = Txn.Body.request(.delete(path: path, version: -1, .deleteContainer), auth: [ACLCheck.superId])
+            _ = orderer.submit(Txn(zxid: 0, time: Clock.wallMillis(), sessionId: 0, cxid: 0, body: body))
         }
     }
 

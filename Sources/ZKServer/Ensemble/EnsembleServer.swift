@@ -22,14 +22,12 @@ public final class EnsembleServer: Sendable {
         guard let myid = config.myid, let me = config.myServer else {
             throw StartupError("\(config.configFile): ensemble mode needs a myid file naming one of the server.N lines")
         }
-        let snapDir = StorageLayout.versionDirectory(config.dataDir)
-        let logDir = StorageLayout.versionDirectory(config.dataLogDir)
-
         // The tree is the newest snapshot only: log records above it may never have been
         // committed, so they wait until a leader confirms them (the core re-delivers them).
-        let state = try Recovery.recover(snapshotDir: snapDir, logDir: logDir, warn: { logger.warning("\($0)") })
-        let tree = try StandaloneServer.treeFromSnapshot(state.snapshot, config: config)
-        try StandaloneServer.writeFirstSnapshot(tree, directory: snapDir)
+        let state = try ServerStartup.recoverFiles(config, logger: logger)
+        let tree = try ServerStartup.treeFromSnapshot(state.snapshot, config: config)
+        try ServerStartup.writeFirstSnapshot(tree, config: config)
+        let snapDir = StorageLayout.versionDirectory(config.dataDir)
         let accepted = try EpochFile.read(directory: snapDir, name: EpochFile.accepted) ?? 0
         let current = try EpochFile.read(directory: snapDir, name: EpochFile.current) ?? 0
         let persisted = PersistedState(acceptedEpoch: accepted, currentEpoch: current, appliedZxid: tree.lastZxid,
@@ -37,29 +35,23 @@ public final class EnsembleServer: Sendable {
         logger.info("recovered snapshot 0x\(hex(tree.lastZxid)) with \(tree.nodeCount) znodes, \(state.records.count) log records above it, acceptedEpoch \(accepted), currentEpoch \(current)")
 
         let peerConfig = QuorumShell.peerConfig(myid: myid, config: config)
-
-        let snapshotter = StandaloneServer.makeSnapshotter(directory: snapDir, logger: logger)
+        let snapshotter = ServerStartup.makeSnapshotter(config, logger: logger)
         self.snapshotter = snapshotter
         guard let port = config.clientListenPort else {
             throw StartupError("\(config.configFile): no client port (clientPort or ;port on server.\(myid))")
         }
-        let whitelist = config.fourLetterWhitelist
         let cfg = config
         let parts = NIOLockedValueBox<(QuorumNetwork, QuorumShell)?>(nil)
-        self.listener = try await ClientListener(
-            host: config.clientListenHost, port: port, settings: StandaloneServer.settings(from: config), tree: tree,
-            log: VolatileTxnLog(), logger: logger, fourLetter: { FourLetterBridge.isFourLetterWord($0) },
-            render: { core, word, cid in FourLetterBridge.render(word, core: core, connection: cid, config: cfg, whitelist: whitelist) },
-            prepare: { core in
-                let transport = QuorumNetwork(myid: myid, servers: cfg.servers, loop: core.loop,
-                                                listenOnAllIPs: cfg.quorumListenOnAllIPs, logger: logger)
-                let shell = try QuorumShell(loop: core.loop, core: core, transport: transport, config: cfg,
-                                            persisted: persisted, peerConfig: peerConfig, logger: logger)
-                core.quorum = shell
-                core.quorumStateChanged(serving: false, leading: false)
-                StandaloneServer.installMaintenance(core: core, config: cfg, snapshotter: snapshotter, logger: logger)
-                parts.withLockedValue { $0 = (transport, shell) }
-            })
+        self.listener = try await ServerStartup.listen(config: config, port: port, tree: tree, logger: logger) { core in
+            let transport = QuorumNetwork(myid: myid, servers: cfg.servers, loop: core.loop,
+                                          listenOnAllIPs: cfg.quorumListenOnAllIPs, logger: logger)
+            let shell = try QuorumShell(loop: core.loop, core: core, transport: transport, config: cfg,
+                                        persisted: persisted, peerConfig: peerConfig, logger: logger)
+            core.quorumStateChanged(serving: false, leading: false)
+            ServerStartup.installMaintenance(core: core, config: cfg, snapshotter: snapshotter, logger: logger)
+            parts.withLockedValue { $0 = (transport, shell) }
+            return shell
+        }
         let (transport, shell) = parts.withLockedValue { $0! }
         self.transport = transport
         self.shell = shell

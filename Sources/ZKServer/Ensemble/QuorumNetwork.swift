@@ -1,6 +1,7 @@
 import Logging
 import NIOCore
 import NIOPosix
+import ZKProtocol
 import ZKQuorum
 
 /// TCP between the servers of an ensemble, for the pure `QuorumPeer`.
@@ -321,20 +322,19 @@ struct QuorumFrameDecoder: ByteToMessageDecoder {
     private var handshakeSeen = false
 
     mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
-        guard let n = buffer.getInteger(at: buffer.readerIndex, endianness: .big, as: Int32.self) else {
-            return .needMoreData
-        }
+        guard let n = Framing.peekLength(buffer) else { return .needMoreData }
         if !handshakeSeen {
             guard n == 13 else { throw QuorumCodecError(.invalidLength, "first frame of \(n) bytes is not a handshake") }
             handshakeSeen = true
         }
-        guard n >= 0, Int(n) <= QuorumCodec.maxFrameSize else {
-            throw QuorumCodecError(.frameTooLarge, "frame length \(n)")
+        let frame: ByteBuffer?
+        do {
+            frame = try Framing.next(&buffer, maxLength: QuorumCodec.maxFrameSize)
+        } catch {
+            throw QuorumCodecError(.frameTooLarge, "frame length \(error.length)")
         }
-        guard buffer.readableBytes >= 4 + Int(n) else { return .needMoreData }
-        buffer.moveReaderIndex(forwardBy: 4)
-        let body = buffer.readBytes(length: Int(n))!
-        context.fireChannelRead(wrapInboundOut(body))
+        guard var body = frame else { return .needMoreData }
+        context.fireChannelRead(wrapInboundOut(body.readBytes(length: body.readableBytes)!))
         return .continue
     }
 }

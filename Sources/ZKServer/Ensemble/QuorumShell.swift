@@ -20,7 +20,7 @@ enum ForwardKind: UInt8 {
 /// The thin shell around the pure `QuorumPeer`: it carries out every `Ready` against the real
 /// disk (group-commit log, epoch files, snapshots), the TCP transport and the `ServerCore`.
 /// Confined to the core's event loop, like the core itself, so nothing here takes a lock.
-final class QuorumShell: QuorumLink, @unchecked Sendable {
+final class QuorumShell: WriteOrderer, @unchecked Sendable {
     let loop: any EventLoop
     let core: ServerCore
     let transport: QuorumNetwork
@@ -119,7 +119,7 @@ final class QuorumShell: QuorumLink, @unchecked Sendable {
         }
     }
 
-    // MARK: - QuorumLink (called by the core)
+    // MARK: - WriteOrderer (called by the core)
 
     func submit(_ txn: Txn) -> Bool {
         guard core.serving else { return false }
@@ -154,7 +154,8 @@ final class QuorumShell: QuorumLink, @unchecked Sendable {
         return ok
     }
 
-    var isLeader: Bool { peer.role == .leading }
+    var ownsSessions: Bool { core.serving && peer.role == .leading }
+    var isEnsemble: Bool { true }
 
     func touched(session: Int64) {
         if peer.role != .leading { touchedSessions.insert(session) }
@@ -352,9 +353,9 @@ final class QuorumShell: QuorumLink, @unchecked Sendable {
         let cfgPath = config.configFile
         guard let original = _ConfigFiles.read(cfgPath) else { throw StartupError("cannot read \(cfgPath)") }
         let dynPath = absolutePath(config.dynamicConfigFileName(version: version))
-        try writeFileDurably(dynPath, DynamicConfig.renderDynamic(servers: config.servers))
-        try writeFileDurably(cfgPath + ".bak", original)
-        try writeFileDurably(cfgPath, config.staticConfigAfterSplit(originalText: original, dynamicConfigPath: dynPath))
+        try DurableFile.write(dynPath, text: DynamicConfig.renderDynamic(servers: config.servers))
+        try DurableFile.write(cfgPath + ".bak", text: original)
+        try DurableFile.write(cfgPath, text: config.staticConfigAfterSplit(originalText: original, dynamicConfigPath: dynPath))
         logger.info("membership moved to \(dynPath); \(cfgPath) rewritten (old copy in \(cfgPath).bak)")
     }
 
@@ -415,7 +416,6 @@ enum FileHandleErr {
     }
 }
 
-func hex(_ v: Int64) -> String { String(UInt64(bitPattern: v), radix: 16) }
 
 func absolutePath(_ p: String) -> String {
     if p.hasPrefix("/") { return p }
@@ -423,24 +423,4 @@ func absolutePath(_ p: String) -> String {
     guard getcwd(&buf, buf.count) != nil else { return p }
     let cwd = String(cString: buf)
     return cwd + "/" + (p.hasPrefix("./") ? String(p.dropFirst(2)) : p)
-}
-
-/// Writes `text` to a temporary file, fsyncs it and renames it over `path`.
-func writeFileDurably(_ path: String, _ text: String) throws {
-    let tmp = path + ".tmp"
-    let fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-    guard fd >= 0 else { throw StartupError("cannot create \(tmp): \(String(cString: strerror(errno)))") }
-    let bytes = Array(text.utf8)
-    var off = 0
-    while off < bytes.count {
-        let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + off, bytes.count - off) }
-        if n < 0 { close(fd); throw StartupError("cannot write \(tmp): \(String(cString: strerror(errno)))") }
-        off += n
-    }
-    fsync(fd)
-    close(fd)
-    guard rename(tmp, path) == 0 else { throw StartupError("cannot rename \(tmp): \(String(cString: strerror(errno)))") }
-    let dir = path.lastIndex(of: "/").map { String(path[..<$0]) } ?? "."
-    let dfd = open(dir.isEmpty ? "/" : dir, O_RDONLY)
-    if dfd >= 0 { fsync(dfd); close(dfd) }
 }

@@ -263,7 +263,6 @@ public enum FourLetterWords {
     // MARK: Java-compatible value formatting
 
     /// `Long.toHexString`: lowercase, two's complement for negatives.
-    static func hex(_ v: Int64) -> String { String(UInt64(bitPattern: v), radix: 16) }
 
     /// A latency average as Apache prints it: rounded to 4 decimals, Java `Double.toString`
     /// style (always a fractional part: `4.0`, `1.6154`).

@@ -1,16 +1,11 @@
 import NIOCore
+import ZKProtocol
 
 /// What a client connection delivers: a four-letter word (only as the very first bytes) or a
 /// length-framed packet.
 enum ClientFrame {
     case fourLetter(String)
     case packet(ByteBuffer)
-}
-
-/// A frame whose length is negative or above jute.maxbuffer: the connection is closed.
-struct FrameLengthError: Error, CustomStringConvertible {
-    var length: Int32
-    var description: String { "Len error \(length)" }
 }
 
 /// Splits the byte stream into ZooKeeper frames (4-byte big-endian length + record). Rewinds on a
@@ -27,9 +22,7 @@ struct ZKFrameDecoder: ByteToMessageDecoder {
     }
 
     mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
-        guard let length = buffer.getInteger(at: buffer.readerIndex, endianness: .big, as: Int32.self) else {
-            return .needMoreData
-        }
+        guard Framing.peekLength(buffer) != nil else { return .needMoreData }
         if first {
             first = false
             if let word = buffer.getString(at: buffer.readerIndex, length: 4), isFourLetterWord(word) {
@@ -38,10 +31,8 @@ struct ZKFrameDecoder: ByteToMessageDecoder {
                 return .continue
             }
         }
-        guard length >= 0, Int(length) <= maxBuffer else { throw FrameLengthError(length: length) }
-        guard buffer.readableBytes >= 4 + Int(length) else { return .needMoreData }
-        buffer.moveReaderIndex(forwardBy: 4)
-        let frame = buffer.readSlice(length: Int(length))!
+        // An illegal length (Framing.LengthError) closes the connection.
+        guard let frame = try Framing.next(&buffer, maxLength: maxBuffer) else { return .needMoreData }
         context.fireChannelRead(wrapInboundOut(.packet(frame)))
         return .continue
     }

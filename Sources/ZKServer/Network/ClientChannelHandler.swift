@@ -4,7 +4,7 @@ import ZKCore
 
 /// The thin shell around `ServerCore` for one client channel: frames in, core calls, output flushed
 /// at the end of each read burst.
-final class ClientHandler: ChannelInboundHandler, RemovableChannelHandler {
+final class ClientChannelHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = ClientFrame
     typealias OutboundOut = ByteBuffer
 
@@ -30,7 +30,7 @@ final class ClientHandler: ChannelInboundHandler, RemovableChannelHandler {
         switch unwrapInboundIn(data) {
         case .fourLetter(let word):
             // Answer and close, as Apache does; the connection never becomes a session.
-            c.packetsReceived = 1  // Apache counts the command itself (cons shows recved=1)
+            c.traffic.packetsReceived = 1  // Apache counts the command itself (cons shows recved=1)
             let text = fourLetter(word, c)
             var buf = context.channel.allocator.buffer(capacity: text.utf8.count)
             buf.writeString(text)

@@ -12,16 +12,17 @@ public final class ClientListener: Sendable {
     public let channel: any Channel
     public let group: MultiThreadedEventLoopGroup
 
-    public init(host: String, port: Int, settings: CoreSettings, tree: DataTree, log: any TxnLogSink,
-                logger: Logger, fourLetter: @escaping @Sendable (String) -> Bool,
-                render: @escaping @Sendable (ServerCore, String, WatcherID?) -> String,
-                prepare: (@Sendable (ServerCore) throws -> Void)? = nil) async throws {
+    /// Starts the core on its own loop with the orderer `makeOrderer` builds (on the loop,
+    /// before the port opens, so no client sees a half-configured core), then binds the port.
+    init(host: String, port: Int, settings: CoreSettings, tree: DataTree,
+         logger: Logger, fourLetter: @escaping @Sendable (String) -> Bool,
+         render: @escaping @Sendable (ServerCore, String, WatcherID?) -> String,
+         makeOrderer: @escaping @Sendable (ServerCore) throws -> any WriteOrderer) async throws {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let loop = group.next()
-        let core = ServerCore(loop: loop, settings: settings, tree: tree, log: log, logger: logger)
+        let core = ServerCore(loop: loop, settings: settings, tree: tree, logger: logger)
         do {
-            // `prepare` runs before the port opens, so no client sees a half-configured core.
-            try await loop.submit { try prepare?(core); core.start() }.get()
+            try await loop.submit { core.orderer = try makeOrderer(core); core.start() }.get()
         } catch {
             try? await group.shutdownGracefully()
             throw error
@@ -37,7 +38,7 @@ public final class ClientListener: Sendable {
                     try channel.pipeline.syncOperations.addHandler(
                         ByteToMessageHandler(ZKFrameDecoder(maxBuffer: maxBuffer, isFourLetterWord: fourLetter)))
                     try channel.pipeline.syncOperations.addHandler(
-                        ClientHandler(core: core, fourLetter: { word, c in render(core, word, c?.id) }))
+                        ClientChannelHandler(core: core, fourLetter: { word, c in render(core, word, c?.id) }))
                 }
             }
         do {
