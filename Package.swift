@@ -71,7 +71,7 @@ let package = Package(
         .target(name: "ZKSSH", dependencies: ["CLibSSH2"], swiftSettings: strict),
         // Ops planners and deploy logic (inventory, render, plan, rollout).
         .target(name: "ZKOps", dependencies: [
-            "ZKSSH",
+            "ZKSSH", "ZKProtocol",
             .product(name: "Yams", package: "Yams"),
             .product(name: "Mustache", package: "swift-mustache"),
         ], swiftSettings: strict),
@@ -85,8 +85,9 @@ let package = Package(
         .testTarget(name: "ZKStorageTests", dependencies: ["ZKStorage"]),
         .testTarget(name: "ZKQuorumTests", dependencies: ["ZKQuorum"]),
         .testTarget(name: "ZKServerTests", dependencies: [
-            "ZKServer", "ZKQuorum",
+            "ZKServer", "ZKQuorum", "ZKCore", "ZKProtocol",
             .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOEmbedded", package: "swift-nio"), .product(name: "NIOTestUtils", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
         ], exclude: ["Golden4lw"]),
         .testTarget(name: "ZKOpsTests", dependencies: ["ZKOps", "ZKSSH"]),

@@ -1,4 +1,5 @@
 import Foundation
+import ZKProtocol
 
 /// zoo.cfg / dynamic-file parsing and comparison by meaning.
 ///
@@ -7,18 +8,10 @@ import Foundation
 /// clientPort that the server line already carries. Comparing bytes would make every
 /// deploy after the first look like a change, so we compare the *effective* settings.
 public enum ZooConfig {
-    /// `key=value` lines, comments and blanks skipped, whitespace around both trimmed.
+    /// The file's settings, read by the same `.properties` reader the server uses
+    /// (comments, `=`/`:`/blank separators, continuations, escapes; the last duplicate wins).
     public static func parse(_ text: String) -> [String: String] {
-        var out: [String: String] = [:]
-        for raw in text.split(whereSeparator: \.isNewline) {
-            let line = raw.trimmingCharacters(in: .whitespaces)
-            if line.isEmpty || line.hasPrefix("#") { continue }
-            guard let eq = line.firstIndex(of: "=") else { continue }
-            let k = line[..<eq].trimmingCharacters(in: .whitespaces)
-            let v = line[line.index(after: eq)...].trimmingCharacters(in: .whitespaces)
-            out[k] = v
-        }
-        return out
+        ZooCfgProperties.dictionary(text)
     }
 
     /// A server line normalised: `addr:quorum:election:role;clientPort` with the default

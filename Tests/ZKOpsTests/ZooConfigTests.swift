@@ -59,4 +59,12 @@ import Testing
         #expect(e["server.1"] == "h:1:2:participant")
         #expect(e["server.2"] == "g:1:2:observer;2181")
     }
+
+    /// zkops reads zoo.cfg with the server's own `.properties` reader, so a file a person edited
+    /// by hand means the same to both.
+    @Test func propertiesSyntaxAsTheServerReadsIt() {
+        let text = "! a comment\ntickTime: 3000\ninitLimit 10\ndataDir=/var/lib/\\\n    zookeeper\nsyncLimit=2\nsyncLimit=5\n"
+        let cfg = ZooConfig.parse(text)
+        #expect(cfg == ["tickTime": "3000", "initLimit": "10", "dataDir": "/var/lib/zookeeper", "syncLimit": "5"])
+    }
 }

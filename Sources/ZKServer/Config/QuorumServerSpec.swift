@@ -1,3 +1,5 @@
+import ZKProtocol
+
 /// One `server.<id>=` entry of a static or dynamic config:
 /// `<addr>:<quorumPort>:<electionPort>[:participant|observer][;[<clientAddr>:]<clientPort>]`.
 ///

@@ -1,3 +1,5 @@
+import ZKProtocol
+
 /// The server's configuration, read from a zoo.cfg with Apache ZooKeeper 3.8's names, defaults
 /// and checks (`QuorumPeerConfig`), plus the membership from its server lines or its
 /// `dynamicConfigFile`.

@@ -3,7 +3,7 @@ import ZKProtocol
 
 /// What a client connection delivers: a four-letter word (only as the very first bytes) or a
 /// length-framed packet.
-enum ClientFrame {
+enum ClientFrame: Equatable {
     case fourLetter(String)
     case packet(ByteBuffer)
 }

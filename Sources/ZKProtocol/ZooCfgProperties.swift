@@ -1,19 +1,25 @@
 /// One `key=value` entry of a java `.properties` file, with the line it started on.
-struct ZooCfgEntry: Sendable, Equatable {
-    var key: String
-    var value: String
-    var line: Int
+public struct ZooCfgEntry: Sendable, Equatable {
+    public var key: String
+    public var value: String
+    /// 1-based line number where the entry starts (for error messages).
+    public var line: Int
+
+    public init(key: String, value: String, line: Int) {
+        self.key = key; self.value = value; self.line = line
+    }
 }
 
-/// A reader for the java `.properties` syntax zoo.cfg uses (`java.util.Properties.load`).
+/// The one reader, for server and tools alike, of the java `.properties` syntax zoo.cfg uses (`java.util.Properties.load`).
 ///
 /// Apache reads zoo.cfg with `Properties.load`, so we follow its rules rather than a naive
 /// `split("=")`: `#`/`!` comments, `=`, `:` or whitespace as separator, backslash line
 /// continuation and `\t \n \uXXXX` escapes. Keys and values are trimmed afterwards, as
 /// `QuorumPeerConfig.parseProperties` does. Entries keep file order (Apache's hash order is
 /// not meaningful) and duplicates are kept so the caller can decide (Java keeps the last).
-enum ZooCfgProperties {
-    static func parse(_ text: String) -> [ZooCfgEntry] {
+public enum ZooCfgProperties {
+    /// Entries in file order; duplicates kept.
+    public static func parse(_ text: String) -> [ZooCfgEntry] {
         // Natural lines, accepting \n, \r\n and \r.
         var natural: [String] = []
         var current = ""
@@ -113,10 +119,19 @@ enum ZooCfgProperties {
 
 extension String {
     /// Whitespace-trimmed copy (Java `String.trim` trims every char <= U+0020).
-    var cfgTrimmed: String {
+    public var cfgTrimmed: String {
         let scalars = unicodeScalars
         guard let start = scalars.firstIndex(where: { $0.value > 0x20 }) else { return "" }
         let end = scalars.lastIndex(where: { $0.value > 0x20 })!
         return String(scalars[start...end])
+    }
+}
+
+extension ZooCfgProperties {
+    /// The file as Java's `Properties` sees it: the last of duplicate keys wins.
+    public static func dictionary(_ text: String) -> [String: String] {
+        var out: [String: String] = [:]
+        for e in parse(text) { out[e.key] = e.value }
+        return out
     }
 }
