@@ -71,7 +71,7 @@ let package = Package(
         .target(name: "ZKSSH", dependencies: ["CLibSSH2"], swiftSettings: strict),
         // Ops planners and deploy logic (inventory, render, plan, rollout).
         .target(name: "ZKOps", dependencies: [
-            "ZKSSH", "ZKProtocol",
+            "ZKSSH", "ZKProtocol", "ZKCore", "ZKClient",
             .product(name: "Yams", package: "Yams"),
             .product(name: "Mustache", package: "swift-mustache"),
         ], swiftSettings: strict),

@@ -211,6 +211,29 @@ public final class ZooKeeperClient: Sendable {
         return results
     }
 
+    /// The ensemble's current dynamic configuration (`/zookeeper/config`): the text with its
+    /// `server.N=` lines and `version=`, and its `Stat`.
+    public func getConfig(watch: Bool = false) async throws(ZooKeeperError) -> (String, Stat) {
+        let (data, stat) = try await getData(path: "/zookeeper/config", watch: watch)
+        return (String(decoding: data, as: UTF8.self), stat)
+    }
+
+    /// Changes the ensemble's membership (`reconfig`, Apache 3.5+ semantics). Incremental: `joining`
+    /// server specs (`server.4=host:2888:3888:participant;2181`, comma-separated) and `leaving` ids;
+    /// or non-incremental: `newMembers`, the whole new membership. `fromConfig` (-1: any) is the
+    /// config version the change is based on: a different current version fails with `.badVersion`.
+    /// Returns the new config text and `/zookeeper/config`'s `Stat` once the change is committed.
+    /// Needs a super user (or skipACL) and `reconfigEnabled=true` on the servers.
+    public func reconfig(joining: [String] = [], leaving: [Int] = [], newMembers: [String]? = nil,
+                         fromConfig: Int64 = -1) async throws(ZooKeeperError) -> (String, Stat) {
+        let request = ReconfigRequest(joiningServers: joining.isEmpty ? nil : joining.joined(separator: ","),
+                                      leavingServers: leaving.isEmpty ? nil : leaving.map(String.init).joined(separator: ","),
+                                      newMembers: newMembers?.joined(separator: ","), curConfigId: fromConfig)
+        let reply = try await send(.reconfig(request))
+        guard case .data(let data, let stat) = reply else { throw Self.unexpected(reply, "reconfig") }
+        return (String(decoding: data ?? [], as: UTF8.self), stat)
+    }
+
     /// Adds an identity to the session, e.g. `addAuth(scheme: "digest", auth: Array("user:pw".utf8))`.
     /// A refused identity throws `.authFailed`, and the server then closes the connection.
     public func addAuth(scheme: String, auth: [UInt8]) async throws(ZooKeeperError) {

@@ -7,12 +7,16 @@ public struct OpsContext: Sendable {
     public var fourLetter: any FourLetterClient
     /// One progress line (host-prefixed); the CLI prints it to stderr.
     public var progress: @Sendable (String) -> Void
+    /// Reads the live membership and issues reconfig.
+    public var ensemble: any EnsembleClient
 
     public init(connections: any ConnectionFactory = DefaultConnectionFactory(),
                 fourLetter: any FourLetterClient = TCPFourLetterClient(),
+                ensemble: any EnsembleClient = ZKEnsembleClient(),
                 progress: @escaping @Sendable (String) -> Void = { _ in }) {
         self.connections = connections
         self.fourLetter = fourLetter
+        self.ensemble = ensemble
         self.progress = progress
     }
 }
@@ -78,14 +82,21 @@ public struct DeployInputs: Sendable {
 }
 
 /// `zkops plan`: read every host in parallel and say what deploy would change.
-public func planAll(_ inventory: Inventory, inputs: DeployInputs, context: OpsContext) -> [HostResult] {
-    inParallel(inventory.hosts) { host in
+/// With `membership` (the live membership differs from the inventory), members' server lines are
+/// left to the reconfig and joiners get their first dynamic file.
+public func planAll(_ inventory: Inventory, inputs: DeployInputs, context: OpsContext,
+                    membership: MembershipStep? = nil) -> [HostResult] {
+    let inputs = inputs.forMembership(membership, inventory: inventory)
+    let joiners = Set(membership?.plan.added.map(\.id) ?? [])
+    return inParallel(inventory.hosts) { host in
         do {
             let conn = try context.connections.connect(host)
             defer { conn.close() }
             let r = inputs.rendered[host.name]!, a = inputs.artifacts[host.name]!
             let facts = try gatherFacts(conn, host: host, rendered: r, artifacts: a)
-            return HostResult(host: host.name, plan: planHost(host, rendered: r, artifacts: a, facts: facts), done: [], error: nil)
+            let plan = planHost(host, rendered: r, artifacts: a, facts: facts,
+                                membershipByReconfig: membership != nil && !joiners.contains(host.id))
+            return HostResult(host: host.name, plan: plan, done: [], error: nil)
         } catch {
             return HostResult(host: host.name, plan: nil, done: [], error: OpsError.wrap(error, host: host.name, step: "read state"))
         }
@@ -144,8 +155,28 @@ func applyHost(_ host: HostSpec, conn: any HostConnection, plan: HostPlan, rende
     return done
 }
 
+extension DeployInputs {
+    /// The inputs with each joiner's dynamic file replaced by the live membership plus itself.
+    func forMembership(_ step: MembershipStep?, inventory: Inventory) -> DeployInputs {
+        guard let step else { return self }
+        var out = self
+        for line in step.plan.added {
+            guard let host = inventory.hosts.first(where: { $0.id == line.id }), var files = out.rendered[host.name] else { continue }
+            for i in files.indices where files[i].kind == .dynamic {
+                files[i].content = joinerDynamicFile(step, joiner: host)
+            }
+            out.rendered[host.name] = files
+        }
+        return out
+    }
+}
+
 /// The outcome of `zkops deploy`.
 public struct DeployReport: Sendable, Codable {
+    /// The membership change applied by reconfig (`+ server.4=…`, `- server.2`), if any.
+    public var membership: [String] = []
+    /// True when a gate refused the deploy before anything was changed (exit code 1).
+    public var refused = false
     public var hosts: [HostResult]
     public var probes: [HostProbe]
     public var verdict: Verdict?
@@ -157,7 +188,33 @@ public struct DeployReport: Sendable, Codable {
 }
 
 /// `zkops deploy`: apply every host in parallel, then wait (bounded) for a proven quorum.
-public func deploy(_ inventory: Inventory, inputs: DeployInputs, timeout: Double, context: OpsContext) -> DeployReport {
+///
+/// Membership: when the ensemble runs and its live membership (`/zookeeper/config`) differs from
+/// the inventory, the difference is applied by `reconfig`, without restarting unchanged servers:
+/// new servers are installed and started first with the live membership plus themselves, the
+/// reconfig is issued once they are synced, and servers that left (`retiring`, whose specs the
+/// caller still knows) are stopped after it.
+public func deploy(_ inventory: Inventory, inputs: DeployInputs, timeout: Double, context: OpsContext,
+                   retiring: [HostSpec] = []) -> DeployReport {
+    let membership: MembershipStep?
+    do {
+        membership = try prepareMembership(inventory, context: context)
+    } catch {
+        context.progress("membership: \(error)")
+        var r = DeployReport(hosts: [], probes: [], verdict: nil, unchanged: true,
+                             failures: [OpsError(host: "-", step: "membership", "\(error); nothing was changed")])
+        r.refused = true
+        return r
+    }
+    if let m = membership {
+        if inventory.superSecret == nil {
+            return DeployReport(hosts: [], probes: [], verdict: nil, unchanged: true,
+                                failures: [OpsError(host: "-", step: "membership", "a membership change needs zkops' super secret; nothing was changed")])
+        }
+        for l in m.plan.lines { context.progress("membership: \(l)") }
+    }
+    let inputs = inputs.forMembership(membership, inventory: inventory)
+    let joiners = Set(membership?.plan.added.map(\.id) ?? [])
     // Two phases: every host is connected, read and planned first; only if all of them
     // made it does any host change. A host we cannot reach (or whose key is wrong) thus
     // leaves the whole ensemble as it was. Each host keeps its one session (and thread)
@@ -173,7 +230,8 @@ public func deploy(_ inventory: Inventory, inputs: DeployInputs, timeout: Double
             conn = c
             let r = inputs.rendered[host.name]!, a = inputs.artifacts[host.name]!
             let facts = try gatherFacts(c, host: host, rendered: r, artifacts: a)
-            let p = planHost(host, rendered: r, artifacts: a, facts: facts)
+            let p = planHost(host, rendered: r, artifacts: a, facts: facts,
+                             membershipByReconfig: membership != nil && !joiners.contains(host.id))
             plan = p
             guard gate.arriveAndWait(ok: true) else {
                 return HostResult(host: host.name, plan: p, done: ["not changed: another host failed before any change was made"], error: nil)
@@ -190,6 +248,19 @@ public func deploy(_ inventory: Inventory, inputs: DeployInputs, timeout: Double
     }
     var results = results0
     var failures = results.compactMap(\.error)
+    if failures.isEmpty, let m = membership, let secret = inventory.superSecret {
+        do {
+            try reconcileMembership(m, inventory: inventory, secret: secret, retiring: retiring, timeout: timeout,
+                                    context: context)
+            for i in results.indices {
+                if let h = inventory.host(named: results[i].host), joiners.contains(h.id) {
+                    results[i].done.append("joined the ensemble by reconfig")
+                }
+            }
+        } catch {
+            failures.append(OpsError(host: "-", step: "membership", "\(error)"))
+        }
+    }
     let restarts = inventory.hosts.filter { h in results.contains { $0.host == h.name && $0.ok && $0.plan?.action == .restart } }
     if failures.isEmpty && !restarts.isEmpty {
         let (restarted, errors) = rollingRestart(inventory, hosts: restarts, timeout: timeout, context: context)
@@ -200,8 +271,11 @@ public func deploy(_ inventory: Inventory, inputs: DeployInputs, timeout: Double
     if gate.failed && failures.isEmpty {
         failures.append(OpsError(host: "-", step: "deploy", "aborted before any change"))
     }
+    let membershipLines = membership?.plan.lines ?? []
     guard failures.isEmpty else {
-        return DeployReport(hosts: results, probes: [], verdict: nil, unchanged: false, failures: failures)
+        var r = DeployReport(hosts: results, probes: [], verdict: nil, unchanged: false, failures: failures)
+        r.membership = membershipLines
+        return r
     }
     context.progress("waiting for quorum (up to \(Int(timeout))s)")
     let (probes, verdict) = waitForQuorum(inventory, timeout: timeout, context: context)
@@ -218,7 +292,49 @@ public func deploy(_ inventory: Inventory, inputs: DeployInputs, timeout: Double
                                      detail: tails[h.name]))
         }
     }
-    return DeployReport(hosts: results, probes: probes, verdict: verdict, unchanged: unchanged, failures: failures)
+    var report = DeployReport(hosts: results, probes: probes, verdict: verdict, unchanged: unchanged && membership == nil,
+                              failures: failures)
+    report.membership = membershipLines
+    return report
+}
+
+/// After the joiners were started: wait until each serves as a learner, issue the reconfig,
+/// check the ensemble now has the inventory's membership, stop the servers that left.
+func reconcileMembership(_ m: MembershipStep, inventory: Inventory, secret: String, retiring: [HostSpec],
+                         timeout: Double, context: OpsContext) throws {
+    let added = m.plan.added.compactMap { l in inventory.hosts.first { $0.id == l.id } }
+    let deadline = Date().addingTimeInterval(timeout)
+    for h in added {
+        context.progress("\(h.name): waiting until it syncs with the leader")
+        while true {
+            let p = probe(h, client: context.fourLetter)
+            if ["follower", "observer"].contains(p.mode) { break }
+            guard Date() < deadline else {
+                let tail = logTails(inventory, hosts: [h], context: context)[h.name] ?? ""
+                throw MembershipError("\(h.name) did not sync with the leader within \(Int(timeout))s (mode \(p.mode)); "
+                                      + "no reconfig was issued\n" + tail)
+            }
+            Thread.sleep(forTimeInterval: 0.5)
+        }
+    }
+    context.progress("reconfig via \(m.endpoint.address):\(m.endpoint.port): " + m.plan.lines.joined(separator: ", "))
+    let after = try context.ensemble.reconfig(m.plan, via: m.endpoint, secret: secret,
+                                              timeout: max(5, deadline.timeIntervalSinceNow), progress: context.progress)
+    let left = planMembership(inventory: inventory.hosts, live: after)
+    guard left.isEmpty else {
+        throw MembershipError("after the reconfig the membership still differs from the inventory: " + left.lines.joined(separator: ", "))
+    }
+    context.progress("membership now: " + after.servers.map { "server.\($0.id)" }.joined(separator: ", ")
+                     + (after.version.map { " (version \(String($0, radix: 16)))" } ?? ""))
+    let leaving = retiring.filter { m.plan.leaving.contains($0.id) }
+    for r in control(inventory, hosts: leaving, verb: "stop", context: context) {
+        if let e = r.error { throw MembershipError("\(r.host) left the ensemble but could not be stopped: \(e)") }
+        context.progress("\(r.host): left the ensemble; stopped")
+    }
+    let unknown = m.plan.leaving.filter { id in !leaving.contains { $0.id == id } }
+    for id in unknown {
+        context.progress("server.\(id): left the ensemble; it is not in the inventory, so zkops did not stop it")
+    }
 }
 
 /// Restarts running servers whose files changed. When the ensemble is healthy first, one

@@ -77,6 +77,9 @@ public struct Inventory: Sendable, Equatable {
     public var baseDir: String
     /// Problems found while reading (type errors, unknown keys); `validate()` adds more.
     public var parseIssues: [InventoryIssue]
+    /// The secret of the super user zkops authenticates as for `reconfig` (see `SuperUser`);
+    /// nil: none rendered (membership changes by reconfig are then not possible).
+    public var superSecret: String? = nil
 
     /// Participants (voting members), in inventory order.
     public var participants: [HostSpec] { hosts.filter { $0.role == .participant } }

@@ -101,6 +101,9 @@ public struct HostFacts: Sendable, Equatable {
 /// A file's state on the host compared with what deploy would write.
 public enum FileState: String, Sendable, Codable {
     case missing, changed, same
+    /// The server lines differ, and the running ensemble changes them itself by `reconfig`:
+    /// not written, no restart.
+    case reconfig
 }
 
 /// One line of a plan.
@@ -129,14 +132,18 @@ public struct HostPlan: Sendable, Codable, Equatable {
     public var action: ServerAction
 
     /// Files deploy writes.
-    public var toWrite: [FilePlan] { files.filter { $0.state != .same } }
+    public var toWrite: [FilePlan] { files.filter { $0.state != .same && $0.state != .reconfig } }
 }
 
 /// Compares what deploy would write with what the host has. Pure.
 ///
 /// zoo.cfg and the dynamic file are compared by meaning (`ZooConfig.effective`): the
 /// server rewrites them itself. Artifacts compare by sha256, the rest by bytes.
-public func planHost(_ host: HostSpec, rendered: [RenderedFile], artifacts: [Artifact], facts: HostFacts) -> HostPlan {
+///
+/// With `membershipByReconfig`, a difference in the server lines alone is left to the `reconfig`
+/// that the deploy issues (state `.reconfig`): the running server rewrites its own dynamic file.
+public func planHost(_ host: HostSpec, rendered: [RenderedFile], artifacts: [Artifact], facts: HostFacts,
+                     membershipByReconfig: Bool = false) -> HostPlan {
     var files: [FilePlan] = []
     var restartNeeded = facts.restartPending
     for a in artifacts {
@@ -167,7 +174,7 @@ public func planHost(_ host: HostSpec, rendered: [RenderedFile], artifacts: [Art
         case .dynamic:
             if let have, facts.dynamic != nil {
                 let a = want.filter { $0.key.hasPrefix("server.") }, b = have.filter { $0.key.hasPrefix("server.") }
-                state = a == b ? .same : .changed
+                state = a == b ? .same : (membershipByReconfig && facts.running ? .reconfig : .changed)
             } else {
                 state = .missing
             }
@@ -180,7 +187,7 @@ public func planHost(_ host: HostSpec, rendered: [RenderedFile], artifacts: [Art
         }
         files.append(FilePlan(name: f.name, path: f.remotePath, state: state))
         // The launcher is only read when starting; anything else the server reads.
-        if state != .same && f.name != "zkops-server" { restartNeeded = true }
+        if state != .same && state != .reconfig && f.name != "zkops-server" { restartNeeded = true }
     }
     let action: ServerAction = !facts.running ? .start : (restartNeeded ? .restart : .none)
     return HostPlan(host: host.name, files: files, running: facts.running, action: action)

@@ -74,6 +74,10 @@ public struct Renderer: Sendable {
             // Apache's AdminServer takes port 8080 on every host: off unless asked for.
             config["admin.enableServer"] = "false"
         }
+        if let secret = inventory.superSecret, config["DigestAuthenticationProvider.superDigest"] == nil {
+            // The super user zkops issues `reconfig` as (Apache reads the key as a system property).
+            config["DigestAuthenticationProvider.superDigest"] = SuperUser.digest(secret: secret)
+        }
         var whitelist = probedFourLetterWords
         if let extra = config.removeValue(forKey: "4lw.commands.whitelist") {
             for w in extra.split(separator: ",").map({ $0.trimmingCharacters(in: .whitespaces) }) where !whitelist.contains(w) {

@@ -30,9 +30,16 @@ struct DeployCommand: ParsableCommand {
         let inputs = try DeployInputs.prepare(inv, binary: bin)
         let report = deploy(inv, inputs: inputs, timeout: timeout,
                             context: OpsContext(connections: ssh.factory, progress: Terminal.progress))
+        try finish(report, json: json)
+    }
+}
+
+/// Prints a deploy report; exit code 0 done, 1 refused by a gate (nothing changed), 2 failed.
+func finish(_ report: DeployReport, json: Bool) throws {
         if json {
             Terminal.json(report)
         } else {
+            if !report.membership.isEmpty { print("membership: " + report.membership.joined(separator: ", ")) }
             for r in report.hosts where r.ok {
                 print("\(r.host): " + (r.done.isEmpty ? "unchanged" : r.done.joined(separator: "; ")))
             }
@@ -42,6 +49,5 @@ struct DeployCommand: ParsableCommand {
             }
             if report.ok && report.unchanged { print("nothing changed; no server restarted") }
         }
-        if !report.ok { throw ExitCode(1) }
-    }
+        if !report.ok { throw ExitCode(report.refused ? 1 : 2) }
 }

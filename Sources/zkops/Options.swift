@@ -18,6 +18,7 @@ struct InventoryOptions: ParsableArguments {
             let abs = URL(fileURLWithPath: (templates as NSString).expandingTildeInPath).standardizedFileURL.path
             for i in inv.hosts.indices { inv.hosts[i].server.templates = abs }
         }
+        inv.superSecret = try SuperUser.loadOrCreate(inventoryPath: inventory)
         let warnings = try inv.checked(ValidationEnvironment(binary: binary, requireBinary: requireBinary, checkDeployFiles: !forRender), path: inventory)
         for w in warnings { Terminal.err("\(w)") }
         return inv

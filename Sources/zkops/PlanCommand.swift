@@ -18,10 +18,19 @@ struct PlanCommand: ParsableCommand {
     func run() throws {
         let inv = try options.load(binary: binary)
         let inputs = try DeployInputs.prepare(inv, binary: binary)
-        let results = planAll(inv, inputs: inputs, context: OpsContext(connections: ssh.factory, progress: Terminal.progress))
+        let context = OpsContext(connections: ssh.factory, progress: Terminal.progress)
+        var membership: MembershipStep?
+        var refusal: String?
+        do { membership = try prepareMembership(inv, context: context) } catch { refusal = "\(error)" }
+        let results = planAll(inv, inputs: inputs, context: context, membership: membership)
         if json {
-            Terminal.json(results)
+            Terminal.json(PlanReport(membership: membership?.plan.lines ?? [], membershipRefused: refusal, hosts: results))
         } else {
+            if let m = membership {
+                print("membership (applied by reconfig, no restart of unchanged servers):")
+                for l in m.plan.lines { print("  \(l)") }
+            }
+            if let refusal { print("membership: \(refusal)") }
             for r in results {
                 guard let p = r.plan else { continue }
                 let counts = Dictionary(grouping: p.files, by: \.state).mapValues(\.count)
@@ -33,6 +42,13 @@ struct PlanCommand: ParsableCommand {
             }
             Terminal.failures(results.compactMap(\.error))
         }
-        if results.contains(where: { !$0.ok }) { throw ExitCode(1) }
+        if results.contains(where: { !$0.ok }) || refusal != nil { throw ExitCode(1) }
     }
+}
+
+/// `zkops plan --json`.
+struct PlanReport: Encodable {
+    var membership: [String]
+    var membershipRefused: String?
+    var hosts: [HostResult]
 }

@@ -125,7 +125,8 @@ struct FakeFourLetter: FourLetterClient {
         })
         let bin = FileManager.default.temporaryDirectory.appendingPathComponent("fake-zkserver-\(UUID().uuidString)")
         try Data("#!/bin/true\n".utf8).write(to: bin)
-        let ctx = OpsContext(connections: FakeFactory(hosts: hosts), fourLetter: FakeFourLetter(inventory: inv, hosts: hosts))
+        let ctx = OpsContext(connections: FakeFactory(hosts: hosts), fourLetter: FakeFourLetter(inventory: inv, hosts: hosts),
+                             ensemble: SameMembership(inventory: inv))
         return (inv, hosts, ctx, try DeployInputs.prepare(inv, binary: bin.path))
     }
 
@@ -219,5 +220,17 @@ struct FakeFourLetter: FourLetterClient {
         let json = try JSONSerialization.jsonObject(with: JSONEncoder().encode(r)) as? [String: Any]
         #expect((json?["hosts"] as? [Any])?.count == 3)
         #expect(((json?["verdict"] as? [String: Any])?["health"] as? String) == "healthy")
+    }
+}
+
+/// The live membership is the inventory's: deploys here change no membership.
+struct SameMembership: EnsembleClient {
+    let inventory: Inventory
+    func readConfig(_ endpoint: ClientEndpoint) throws -> EnsembleConfig {
+        EnsembleConfig(servers: inventory.hosts.map(ServerLine.init), version: 1)
+    }
+    func reconfig(_ plan: MembershipPlan, via endpoint: ClientEndpoint, secret: String, timeout: Double,
+                  progress: @Sendable (String) -> Void) throws -> EnsembleConfig {
+        throw MembershipError("no reconfig expected in these tests")
     }
 }
