@@ -55,6 +55,21 @@ func editAndReconcile(options: InventoryOptions, ssh: SSHOptions, binary: String
     let after = try Inventory.parse(yaml: edited, baseDir: before.baseDir)
     // Whoever leaves the inventory leaves the ensemble: zkops stops them after the reconfig.
     let retiring = before.hosts.filter { h in after.host(named: h.name) == nil }
+    // These commands change a running ensemble: without a member that serves (no quorum, or
+    // nothing deployed yet) there is no live membership to change, so nothing is touched.
+    var probeInv = after
+    probeInv.superSecret = try SuperUser.loadOrCreate(inventoryPath: path)
+    let context = OpsContext(connections: ssh.factory, progress: Terminal.progress)
+    let step: MembershipStep?
+    do { step = try prepareMembership(probeInv, context: context) } catch {
+        Terminal.err("error: \(error); the inventory was not changed")
+        throw ExitCode(1)
+    }
+    guard step != nil else {
+        Terminal.err("error: refused: no server of the ensemble serves (no quorum, or not deployed yet), so there is no "
+                     + "live membership to change; the inventory was not changed (deploy a new ensemble with zkops deploy)")
+        throw ExitCode(1)
+    }
     try InventoryEdit.write(edited, to: path)
     Terminal.progress("inventory \(path): \(what)")
     do {
@@ -62,8 +77,7 @@ func editAndReconcile(options: InventoryOptions, ssh: SSHOptions, binary: String
         let bin = binary.map { URL(fileURLWithPath: ($0 as NSString).expandingTildeInPath).standardizedFileURL.path }
         let inv = try options.load(binary: bin, requireBinary: needsBinary)
         let inputs = try DeployInputs.prepare(inv, binary: bin)
-        let report = deploy(inv, inputs: inputs, timeout: timeout,
-                            context: OpsContext(connections: ssh.factory, progress: Terminal.progress), retiring: retiring)
+        let report = deploy(inv, inputs: inputs, timeout: timeout, context: context, retiring: retiring)
         if report.refused {
             try InventoryEdit.write(original, to: path)
             Terminal.progress("inventory \(path): restored (the change was refused; nothing was changed)")
