@@ -258,3 +258,24 @@ private func replyHeader(_ f: ByteBuffer) throws -> (ReplyHeader, JuteReader) {
         }
     }
 }
+
+@Suite struct AddWatchReplyTests {
+    /// Apache answers addWatch with an ErrorResponse record ({int err}); the Java client (Curator's
+    /// CuratorCache) reads those 4 bytes, and treated the empty body it got before as a broken
+    /// connection — the lost reply behind Curator's spurious NodeExists on its retried create.
+    @Test func addWatchReplyCarriesAnErrorResponse() throws {
+        let h = Harness()
+        let ch = try h.channel()
+        try ch.writeInbound(connectFrame())
+        h.settle()
+        _ = try frames(ch)
+        try ch.writeInbound(requestFrame(xid: 3, .addWatch(path: "/", mode: 1)))
+        h.settle()
+        let fs = try frames(ch)
+        try #require(fs.count == 1)
+        var (header, r) = try replyHeader(fs[0])
+        #expect(header.xid == 3 && header.err == 0)
+        #expect(r.readableBytes == 4)
+        #expect(try r.readInt() == 0)
+    }
+}
