@@ -337,7 +337,9 @@ public final class ServerCore: @unchecked Sendable {
         case .addWatch(let path, let mode):
             guard mode == 0 || mode == 1 else { return (.marshallingError, .empty) }
             watches.add(mode == 0 ? .persistent : .persistentRecursive, path: path, watcher: c.id)
-            return (.ok, .empty)
+            // The reply body is an ErrorResponse record {int err} (Apache: `new ErrorResponse(0)`);
+            // the Java client reads those 4 bytes and drops the connection when they are missing.
+            return (.ok, .number(ErrorCode.ok.rawValue))
         case .removeWatches(let path, let type, let checkOnly):
             return (removeWatches(c, path: path, type: type, checkOnly: checkOnly), .empty)
         default:
