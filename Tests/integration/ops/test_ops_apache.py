@@ -52,7 +52,9 @@ def test_server_rewrote_its_config_and_plan_still_says_same(apache_inventory):
     assert "dynamicConfigFile=/opt/zookeeper/conf/zoo.cfg.dynamic.1" in cfg
     r = run_zkops("plan", "-i", apache_inventory, "--json")
     assert r.returncode == 0, r.stderr
-    plans = json.loads(r.stdout)
+    report = json.loads(r.stdout)
+    assert report["membership"] == [], report["membership"]
+    plans = report["hosts"]
     for p in plans:
         assert p["plan"]["action"] == "none", p
         assert all(f["state"] == "same" for f in p["plan"]["files"]), p

@@ -75,7 +75,9 @@ def test_second_deploy_changes_nothing(ensemble):
     # The servers rewrote zoo.cfg (dynamic config split); plan still judges every file the same.
     r = run_zkops("plan", "-i", ensemble.inventory, *ensemble.deploy_args(), "--json")
     assert r.returncode == 0, r.stderr
-    for p in json.loads(r.stdout):
+    report = json.loads(r.stdout)
+    assert report["membership"] == [], report["membership"]
+    for p in report["hosts"]:
         assert p["plan"]["action"] == "none", p
         assert all(f["state"] == "same" for f in p["plan"]["files"]), p
     rc, js2 = status_json(ensemble.inventory)
