@@ -57,13 +57,15 @@ public struct ClientEndpoint: Sendable, Equatable, Codable {
     public init(address: String, port: Int) { self.address = address; self.port = port }
 }
 
-/// Reads `/zookeeper/config` from `endpoint`.
-public func readLiveConfig(_ endpoint: ClientEndpoint, timeout: Double = 10) throws -> EnsembleConfig {
+/// Runs `body` in a session with `endpoint`, closed afterwards whatever happens, and parses the
+/// config text it returns.
+private func withSession(_ endpoint: ClientEndpoint, timeout: Double = 10,
+                         _ body: @escaping @Sendable (ZooKeeperClient) async throws -> String) throws -> EnsembleConfig {
     let text: String = try blocking {
         let zk = try await ZooKeeperClient.connect(host: endpoint.address, port: endpoint.port,
                                                    sessionTimeout: .milliseconds(Int64(timeout * 1000)))
         do {
-            let (text, _) = try await zk.getConfig()
+            let text = try await body(zk)
             await zk.close()
             return text
         } catch {
@@ -74,6 +76,11 @@ public func readLiveConfig(_ endpoint: ClientEndpoint, timeout: Double = 10) thr
     return try EnsembleConfig.parse(text)
 }
 
+/// Reads `/zookeeper/config` from `endpoint`.
+public func readLiveConfig(_ endpoint: ClientEndpoint, timeout: Double = 10) throws -> EnsembleConfig {
+    try withSession(endpoint, timeout: timeout) { zk in try await zk.getConfig().0 }
+}
+
 /// Issues the plan's `reconfig` through `endpoint` as the super user and returns the new config.
 /// NewConfigNoQuorum (the new servers not synced with the leader yet) is retried until `timeout`.
 public func applyReconfig(_ plan: MembershipPlan, via endpoint: ClientEndpoint, secret: String, timeout: Double,
@@ -81,20 +88,11 @@ public func applyReconfig(_ plan: MembershipPlan, via endpoint: ClientEndpoint, 
     let deadline = Date().addingTimeInterval(timeout)
     while true {
         do {
-            let text: String = try blocking {
-                let zk = try await ZooKeeperClient.connect(host: endpoint.address, port: endpoint.port)
-                do {
-                    try await zk.addAuth(scheme: "digest", auth: Array("\(SuperUser.name):\(secret)".utf8))
-                    let (text, _) = try await zk.reconfig(joining: plan.joining.map(\.line), leaving: plan.leaving,
-                                                         fromConfig: plan.fromVersion ?? -1)
-                    await zk.close()
-                    return text
-                } catch {
-                    await zk.close()
-                    throw error
-                }
+            return try withSession(endpoint) { zk in
+                try await zk.addAuth(scheme: "digest", auth: Array("\(SuperUser.name):\(secret)".utf8))
+                return try await zk.reconfig(joining: plan.joining.map(\.line), leaving: plan.leaving,
+                                             fromConfig: plan.fromVersion ?? -1).0
             }
-            return try EnsembleConfig.parse(text)
         } catch let e as ZooKeeperError where e.code == .newConfigNoQuorum && Date() < deadline {
             progress("  reconfig: the new servers are not synced with the leader yet (NewConfigNoQuorum); retrying")
             Thread.sleep(forTimeInterval: 1)
