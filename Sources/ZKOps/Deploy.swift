@@ -59,6 +59,9 @@ public func gatherFacts(_ conn: any HostConnection, host: HostSpec, rendered: [R
         let m = try conn.exec("test -e \(shellQuote(layout.restartMarker))", timeout: 30)
         facts.restartPending = m.status == 0
     }
+    if !artifacts.isEmpty {
+        facts.keepsPrevious = try conn.exec(VersionSlot(host).hasPrevious, timeout: 30).status == 0
+    }
     return facts
 }
 
@@ -194,8 +197,13 @@ public struct DeployReport: Sendable, Codable {
 /// new servers are installed and started first with the live membership plus themselves, the
 /// reconfig is issued once they are synced, and servers that left (`retiring`, whose specs the
 /// caller still knows) are stopped after it.
+///
+/// Versions: a host that keeps a previous version (`zkops upgrade` / `rollback` were used) runs the
+/// version those chose; unless `replaceVersion`, deploy refuses (nothing changed, `refused`) to
+/// replace it with a different binary or distribution, so that a deploy with the old `--binary`
+/// does not silently downgrade an upgraded ensemble.
 public func deploy(_ inventory: Inventory, inputs: DeployInputs, timeout: Double, context: OpsContext,
-                   retiring: [HostSpec] = []) -> DeployReport {
+                   retiring: [HostSpec] = [], replaceVersion: Bool = false) -> DeployReport {
     let membership: MembershipStep?
     do {
         membership = try prepareMembership(inventory, context: context)
@@ -233,6 +241,10 @@ public func deploy(_ inventory: Inventory, inputs: DeployInputs, timeout: Double
             let p = planHost(host, rendered: r, artifacts: a, facts: facts,
                              membershipByReconfig: membership != nil && !joiners.contains(host.id))
             plan = p
+            if let held = p.versionHeld, !replaceVersion {
+                _ = gate.arriveAndWait(ok: false)
+                return HostResult(host: host.name, plan: p, done: [], error: OpsError(host: host.name, step: "version", held))
+            }
             guard gate.arriveAndWait(ok: true) else {
                 return HostResult(host: host.name, plan: p, done: ["not changed: another host failed before any change was made"], error: nil)
             }
@@ -275,6 +287,8 @@ public func deploy(_ inventory: Inventory, inputs: DeployInputs, timeout: Double
     guard failures.isEmpty else {
         var r = DeployReport(hosts: results, probes: [], verdict: nil, unchanged: false, failures: failures)
         r.membership = membershipLines
+        // Only versions held back: nothing was changed anywhere.
+        r.refused = failures.allSatisfy { $0.step == "version" || $0.message == "aborted before any change" }
         return r
     }
     context.progress("waiting for quorum (up to \(Int(timeout))s)")
@@ -337,49 +351,40 @@ func reconcileMembership(_ m: MembershipStep, inventory: Inventory, secret: Stri
     }
 }
 
-/// Restarts running servers whose files changed. When the ensemble is healthy first, one
-/// host at a time, followers before the leader, waiting for a healthy verdict after each
-/// (as cp-ansible and the HDP guide do), and stopping at the first host that does not come
-/// back. When it is not healthy there is no quorum to protect: all restart at once.
-/// Returns the hosts restarted and the failures.
+/// Restarts running servers whose files changed. When the ensemble is healthy first, it is a
+/// rolling restart (`roll`, the same as `zkops rolling-restart`): observers, then followers one
+/// at a time, the leader last, each host gated before and after (as cp-ansible and the HDP guide
+/// do), stopping at the first host that does not come back. When it is not healthy there is no
+/// quorum to protect: all restart at once. Returns the hosts restarted and the failures.
 public func rollingRestart(_ inventory: Inventory, hosts: [HostSpec], timeout: Double,
                            context: OpsContext) -> ([String], [OpsError]) {
     let before = judge(inventory, probeAll(inventory, context: context))
-    @Sendable func restart(_ host: HostSpec) -> OpsError? {
-        do {
-            let conn = try context.connections.connect(host)
-            defer { conn.close() }
-            let l = HostLayout(host.server)
-            try conn.run("sh \(shellQuote(l.launcher)) stop", host: host.name, step: "stop server", timeout: 60)
-            try conn.run("sh \(shellQuote(l.launcher)) start && rm -f \(shellQuote(l.restartMarker))",
-                         host: host.name, step: "start server", timeout: 60)
-            return nil
-        } catch {
-            return OpsError.wrap(error, host: host.name, step: "restart")
-        }
-    }
     guard before.health == .healthy, hosts.count > 0 else {
         context.progress("restarting \(hosts.map(\.name).joined(separator: ", ")) together (ensemble \(before.health.rawValue))")
-        let errors = inParallel(hosts) { restart($0) }
+        let errors = inParallel(hosts) { host -> OpsError? in
+            do {
+                let conn = try context.connections.connect(host)
+                defer { conn.close() }
+                try stopServer(host, conn: conn)
+                _ = try startServer(host, conn: conn)
+                return nil
+            } catch {
+                return OpsError.wrap(error, host: host.name, step: "restart")
+            }
+        }
         return (zip(hosts, errors).filter { $0.1 == nil }.map(\.0.name), errors.compactMap { $0 })
     }
-    let ordered = hosts.filter { $0.name != before.leader } + hosts.filter { $0.name == before.leader }
-    var done: [String] = []
-    for host in ordered {
-        context.progress("\(host.name): restarting\(host.name == before.leader ? " (leader, last)" : "")")
-        // A thread of its own: a libssh2 session stays on the thread that made it.
-        if let e = inParallel([host], { restart($0) })[0] { return (done, [e]) }
-        done.append(host.name)
-        let (_, v) = waitForQuorum(inventory, timeout: timeout, context: context)
-        guard v.health == .healthy else {
-            let rest = ordered.drop { $0.name != host.name }.dropFirst().map(\.name)
-            return (done, [OpsError(host: host.name, step: "rolling restart",
-                                    "ensemble \(v.health.rawValue) after restarting \(host.name); stopped before "
-                                    + (rest.isEmpty ? "finishing" : rest.joined(separator: ", ")),
-                                    detail: v.reasons.joined(separator: "\n"))])
-        }
+    let report = roll(inventory, action: .restart, only: hosts.map(\.name), timing: RolloutTiming(timeout: timeout),
+                      context: context)
+    let failures = report.failures.map { e in
+        OpsError(host: e.host, step: "rolling restart", e.message + "; stopped before "
+                 + (report.notDone.filter { $0 != e.host }.joined(separator: ", ").nilIfEmpty ?? "finishing"), detail: e.detail)
     }
-    return (done, [])
+    return (report.hosts.filter { $0.status == .done }.map(\.host), failures)
+}
+
+extension String {
+    var nilIfEmpty: String? { isEmpty ? nil : self }
 }
 
 /// Probes every host until the verdict is healthy or `timeout` passes.

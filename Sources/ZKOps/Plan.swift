@@ -90,6 +90,9 @@ public struct HostFacts: Sendable, Equatable {
     public var running = false
     /// An earlier deploy wrote new files but did not get to restart the server on them.
     public var restartPending = false
+    /// The host keeps a previous version (`.prev`, left by `zkops upgrade` / `rollback`): its
+    /// current version was chosen by those commands, and deploy does not replace it unasked.
+    public var keepsPrevious = false
 
     public init(sha256: [String: String] = [:], files: [String: String] = [:], dynamic: String? = nil, running: Bool = false,
                 restartPending: Bool = false) {
@@ -130,6 +133,9 @@ public struct HostPlan: Sendable, Codable, Equatable {
     public var files: [FilePlan]
     public var running: Bool
     public var action: ServerAction
+    /// Set when deploy would replace a version that `zkops upgrade` / `rollback` installed (the
+    /// host keeps a `.prev`): deploy refuses unless told `--replace-version`.
+    public var versionHeld: String? = nil
 
     /// Files deploy writes.
     public var toWrite: [FilePlan] { files.filter { $0.state != .same && $0.state != .reconfig } }
@@ -190,7 +196,13 @@ public func planHost(_ host: HostSpec, rendered: [RenderedFile], artifacts: [Art
         if state != .same && state != .reconfig && f.name != "zkops-server" { restartNeeded = true }
     }
     let action: ServerAction = !facts.running ? .start : (restartNeeded ? .restart : .none)
-    return HostPlan(host: host.name, files: files, running: facts.running, action: action)
+    var plan = HostPlan(host: host.name, files: files, running: facts.running, action: action)
+    if facts.keepsPrevious, let a = artifacts.first(where: { a in files.contains { $0.path == a.remotePath && $0.state == .changed } }) {
+        plan.versionHeld = "\(host.name) runs a version installed by `zkops upgrade`/`rollback` (it keeps "
+            + "\(VersionSlot(host).previous)); deploy would replace it with \(a.localPath): pass deploy the version the "
+            + "hosts run, use `zkops upgrade` / `zkops rollback` to change versions, or --replace-version"
+    }
+    return plan
 }
 
 /// Warnings about a zkserver binary before it is copied to hosts: one that loads the

@@ -6,7 +6,14 @@ import ZKOps
 struct DeployCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "deploy",
-        abstract: "Install, configure and start every host in parallel, then wait until quorum is proven.")
+        abstract: "Install, configure and start every host in parallel, then wait until quorum is proven.",
+        discussion: """
+            Versions: deploy installs the --binary given (swift) or the inventory's distribution (apache). On a host \
+            that keeps a previous version (bin/zkserver.prev or lib.prev: `zkops upgrade` or `rollback` ran there) \
+            deploy refuses to replace the version it runs (exit 1, nothing changed on any host) unless \
+            --replace-version is given: after an upgrade pass the new binary (set the new distribution), so that an \
+            old --binary does not silently downgrade the ensemble. Use `zkops upgrade` / `rollback` to change versions.
+            """)
 
     @OptionGroup var options: InventoryOptions
     @OptionGroup var ssh: SSHOptions
@@ -16,6 +23,9 @@ struct DeployCommand: ParsableCommand {
 
     @Option(help: "Seconds to wait for a proven quorum.")
     var timeout: Double = 90
+
+    @Flag(help: "Replace the version on hosts where `zkops upgrade`/`rollback` installed it (see above).")
+    var replaceVersion = false
 
     @Flag(help: "JSON output.")
     var json = false
@@ -29,7 +39,8 @@ struct DeployCommand: ParsableCommand {
         }
         let inputs = try DeployInputs.prepare(inv, binary: bin)
         let report = deploy(inv, inputs: inputs, timeout: timeout,
-                            context: OpsContext(connections: ssh.factory, progress: Terminal.progress))
+                            context: OpsContext(connections: ssh.factory, progress: Terminal.progress),
+                            replaceVersion: replaceVersion)
         try finish(report, json: json)
     }
 }

@@ -6,7 +6,8 @@ struct ZKOpsCommand: ParsableCommand {
         commandName: "zkops",
         abstract: "Deploy and check ZooKeeper ensembles (swift zkserver or Apache) over SSH.",
         subcommands: [RenderCommand.self, PlanCommand.self, DeployCommand.self, StatusCommand.self,
-                      StartCommand.self, StopCommand.self, AddServerCommand.self, RemoveServerCommand.self])
+                      StartCommand.self, StopCommand.self, AddServerCommand.self, RemoveServerCommand.self,
+                      RollingRestartCommand.self, UpgradeCommand.self, RollbackCommand.self])
 }
 
 ZKOpsCommand.main()
