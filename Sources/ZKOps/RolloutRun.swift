@@ -95,34 +95,38 @@ public func roll(_ inventory: Inventory, action: RolloutAction, only: [String]? 
         context.progress("\(host.name): \(action.verb)" + (step.kind == .leader && steps.count > 1 ? " (leader, last)" : ""))
         // Take the host down and back up, on one thread (a libssh2 session stays on its thread).
         let t0 = Date()
-        let outcome = inParallel([host]) { host -> (skipped: Bool, steps: [String], error: OpsError?) in
-            var lines: [String] = []
+        let outcome = inParallel([host]) { host -> Episode in
+            var ep = Episode()
             var stopped = false
             do {
                 let conn = try context.connections.connect(host)
                 defer { conn.close() }
-                guard let prepared = try action.prepare(host, conn) else { return (true, [], nil) }
+                guard let prepared = try action.prepare(host, conn) else { ep.skipped = true; return ep }
                 for l in prepared { context.progress("\(host.name): \(l)") }
-                lines += prepared
+                ep.steps += prepared
                 try stopServer(host, conn: conn)
                 stopped = true
                 context.progress("\(host.name): stopped")
-                lines.append("stopped")
+                ep.steps.append("stopped")
                 let swapped = try action.whileStopped(host, conn)
                 for l in swapped { context.progress("\(host.name): \(l)") }
-                lines += swapped
-                let started = try startServer(host, conn: conn)
-                context.progress("\(host.name): \(started)")
-                lines.append("started")
-                return (false, lines, nil)
+                ep.steps += swapped
+                do {
+                    context.progress("\(host.name): \(try startServer(host, conn: conn))")
+                    ep.steps.append("started")
+                } catch {
+                    // The server (its new version, if any) does not start: the after-gate's failure, early.
+                    ep.startFailed = OpsError.wrap(error, host: host.name, step: "start server")
+                }
+                return ep
             } catch {
-                let e = OpsError.wrap(error, host: host.name, step: action.verb)
+                ep.error = OpsError.wrap(error, host: host.name, step: action.verb)
                 if stopped, let c = try? context.connections.connect(host) {
                     // Whatever failed, a server left stopped costs the quorum a member: try to start it.
-                    if (try? startServer(host, conn: c)) != nil { lines.append("started again after the failure") }
+                    if (try? startServer(host, conn: c)) != nil { ep.steps.append("started again after the failure") }
                     c.close()
                 }
-                return (false, lines, e)
+                return ep
             }
         }[0]
         report.hosts[i].steps = outcome.steps
@@ -132,7 +136,7 @@ public func roll(_ inventory: Inventory, action: RolloutAction, only: [String]? 
             context.progress("\(host.name): nothing to do (already there); not restarted")
             continue
         }
-        if let e = outcome.error {
+        if let e = outcome.error ?? (action.restore == nil ? outcome.startFailed : nil) {
             report.hosts[i].status = .failed
             report.hosts[i].error = e
             report.stoppedAt = host.name
@@ -142,9 +146,10 @@ public func roll(_ inventory: Inventory, action: RolloutAction, only: [String]? 
             break
         }
         // After-gate.
-        context.progress("\(host.name): waiting for it to serve as \(host.role == .observer ? "observer" : "follower or leader") "
-                         + "with zxid ≥ 0x\(String(zxidBefore, radix: 16)) and a healthy ensemble (up to \(Int(timing.timeout))s)")
-        let after = waitAfterGate(host, inventory: inventory, zxidBefore: zxidBefore, timeout: timing.timeout, context: context)
+        if outcome.startFailed == nil { context.progress("\(host.name): waiting for it to serve as \(host.role == .observer ? "observer" : "follower or leader") "
+                         + "with zxid ≥ 0x\(String(zxidBefore, radix: 16)) and a healthy ensemble (up to \(Int(timing.timeout))s)") }
+        let after = outcome.startFailed.map { GateCheck.fail("did not start: \($0.message)") }
+            ?? waitAfterGate(host, inventory: inventory, zxidBefore: zxidBefore, timeout: timing.timeout, context: context)
         if after.passed {
             let out = Date().timeIntervalSince(t0)
             report.hosts[i].status = .done
@@ -154,8 +159,8 @@ public func roll(_ inventory: Inventory, action: RolloutAction, only: [String]? 
             continue
         }
         let why = after.reason ?? "after-gate failed"
-        context.progress("\(host.name): after-gate FAILED after \(Int(timing.timeout))s: \(why)")
-        let tail = logTails(inventory, hosts: [host], context: context)[host.name]
+        context.progress("\(host.name): after-gate FAILED" + (outcome.startFailed == nil ? " after \(Int(timing.timeout))s" : "") + ": \(why)")
+        let tail = outcome.startFailed?.detail ?? logTails(inventory, hosts: [host], context: context)[host.name]
         report.stoppedAt = host.name
         guard let restore = action.restore else {
             report.hosts[i].status = .failed
@@ -200,6 +205,16 @@ public func roll(_ inventory: Inventory, action: RolloutAction, only: [String]? 
     }
     report.verdict = judge(inventory, probeAll(inventory, context: context))
     return report
+}
+
+/// What happened to one host between the gates.
+struct Episode: Sendable {
+    var skipped = false
+    var steps: [String] = []
+    /// Failed before the server was (re)started: SSH, stop, the action's own step.
+    var error: OpsError?
+    /// Everything ran but the server did not start.
+    var startFailed: OpsError?
 }
 
 /// Probes until `afterGate` passes or `timeout` passes; returns the last check.
