@@ -79,6 +79,18 @@ class Writer(threading.Thread):
         self.join(60)
 
 
+def assert_acked_on_every_host(writer, ensemble, base):
+    """Every write the writer saw acknowledged is on every host; then removes `base`."""
+    for i in ensemble.hosts:
+        with kazoo(f"{addr(i)}:2181") as zk:
+            zk.sync(base)
+            kids = set(zk.get_children(base))
+            missing = [n for n, _ in writer.acked if f"n{n:06d}" not in kids]
+            assert not missing, f"zkh{i} lacks acknowledged writes {missing[:10]}"
+    with kazoo(ensemble.connect_string()) as zk:
+        zk.delete(base, recursive=True)
+
+
 def restart_order(stderr):
     """Hosts in the order the deploy restarted them, from its progress lines."""
     return [l.split(":")[0] for l in stderr.splitlines()
@@ -129,16 +141,8 @@ def test_config_change_rolls_one_at_a_time_with_quorum_kept(ensemble, tmp_path):
     assert len(during) >= 20, f"only {len(during)} writes acknowledged during the two rolls ({t3 - t0:.0f}s)"
     assert writer.max_gap <= MAX_OUTAGE, (f"a write waited {writer.max_gap:.1f}s (> {MAX_OUTAGE}s) at "
                                           f"{writer.max_gap_at - t0:.1f}s into the roll; retries: {writer.retries}")
-    # Every acknowledged write is on every host.
     last = writer.acked[-1][0]
-    for i in ensemble.hosts:
-        with kazoo(f"{addr(i)}:2181") as zk:
-            zk.sync(base)
-            kids = set(zk.get_children(base))
-            missing = [n for n, _ in writer.acked if f"n{n:06d}" not in kids]
-            assert not missing, f"zkh{i} lacks acknowledged writes {missing[:10]}"
-    with kazoo(ensemble.connect_string()) as zk:
-        zk.delete(base, recursive=True)
+    assert_acked_on_every_host(writer, ensemble, base)
     rc, js = status_json(ensemble.inventory)
     assert rc == 0, js["verdict"]
     print(f"\n[{ensemble.flavor}] roll 1 (tickTime 3000) {t1 - t0:.1f}s order {order1}; roll 2 (back) {t3 - t2:.1f}s "

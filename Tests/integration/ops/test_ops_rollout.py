@@ -15,8 +15,8 @@ import stat
 import time
 import uuid
 
-from conftest import addr, kazoo, leader_of, run_zkops, ssh, status_json, wait_healthy
-from test_ops_rolling import MAX_OUTAGE, Writer
+from conftest import leader_of, run_zkops, ssh, status_json, wait_healthy
+from test_ops_rolling import MAX_OUTAGE, Writer, assert_acked_on_every_host
 
 BIN = "/opt/zookeeper/bin/zkserver"
 
@@ -34,14 +34,7 @@ def check_writes(writer, ensemble, base):
     assert not writer.fatal, writer.fatal
     assert writer.acked, "no write was acknowledged"
     assert writer.max_gap <= MAX_OUTAGE, f"a write waited {writer.max_gap:.1f}s; retries {writer.retries}"
-    for i in ensemble.hosts:
-        with kazoo(f"{addr(i)}:2181") as zk:
-            zk.sync(base)
-            kids = set(zk.get_children(base))
-            missing = [n for n, _ in writer.acked if f"n{n:06d}" not in kids]
-            assert not missing, f"zkh{i} lacks acknowledged writes {missing[:10]}"
-    with kazoo(ensemble.connect_string()) as zk:
-        zk.delete(base, recursive=True)
+    assert_acked_on_every_host(writer, ensemble, base)
 
 
 def test_rolling_restart_under_writes_leader_last(ensemble):
