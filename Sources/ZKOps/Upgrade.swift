@@ -21,6 +21,13 @@ public struct VersionSlot: Sendable, Equatable {
 
     /// Shell: the previous version exists.
     var hasPrevious: String { "test -e \(shellQuote(previous))" }
+
+    /// Shell: the current version moves aside to `aside` (replacing what was there) and
+    /// `replacement` becomes current.
+    func replaceCurrent(with replacement: String, keepingItAs aside: String) -> String {
+        let q = shellQuote
+        return "rm -rf \(q(aside)) && mv \(q(current)) \(q(aside)) && mv \(q(replacement)) \(q(current))"
+    }
 }
 
 /// `zkops upgrade`: `artifacts` is the new version per host (the binary, or a distribution's
@@ -50,15 +57,13 @@ public func upgradeAction(artifacts: [String: [Artifact]]) -> RolloutAction {
         },
         whileStopped: { host, conn in
             let slot = VersionSlot(host)
-            let q = shellQuote
-            try conn.run("rm -rf \(q(slot.previous)) && mv \(q(slot.current)) \(q(slot.previous)) && mv \(q(slot.incoming)) \(q(slot.current))",
+            try conn.run(slot.replaceCurrent(with: slot.incoming, keepingItAs: slot.previous),
                          host: host.name, step: "install the new version")
             return ["new version in place; the old one kept as \(slot.previous)"]
         },
         restore: { host, conn in
             let slot = VersionSlot(host)
-            let q = shellQuote
-            try conn.run("rm -rf \(q(slot.failed)) && mv \(q(slot.current)) \(q(slot.failed)) && mv \(q(slot.previous)) \(q(slot.current))",
+            try conn.run(slot.replaceCurrent(with: slot.previous, keepingItAs: slot.failed),
                          host: host.name, step: "restore the previous version")
             return ["previous version restored; the failed one kept as \(slot.failed)"]
         })
