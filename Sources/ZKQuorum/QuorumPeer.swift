@@ -29,8 +29,11 @@
 /// or reorders messages; liveness needs a transport that eventually delivers in order (TCP).
 /// Commits are delivered only once the leader saw a quorum of participants log them durably.
 public struct QuorumPeer: Sendable {
-    /// The static configuration.
-    public let config: PeerConfig
+    /// The membership and limits. Membership changes only through ``configCommitted(participants:observers:)``.
+    public private(set) var config: PeerConfig
+    /// Servers outside the membership allowed to connect (joiners a reconfig may add), with
+    /// whether they join as observers. They learn the history but never count toward a quorum.
+    public private(set) var guests: [Int64: Bool] = [:]
     /// Zab `acceptedEpoch`.
     public private(set) var acceptedEpoch: Int64
     /// Zab `currentEpoch`.
@@ -89,6 +92,7 @@ public struct QuorumPeer: Sendable {
     /// Advances time by one tick: timeouts, pings, vote re-broadcasts.
     public mutating func tick() -> Ready {
         now += 1
+        guard isMember else { return flush() }
         switch role {
         case .looking: lookingTick()
         case .leading: leaderTick()
@@ -100,7 +104,8 @@ public struct QuorumPeer: Sendable {
     /// Handles a message from peer `from`. Unknown senders and stale or malformed-in-context
     /// messages are ignored; protocol violations by the leader send this server back to looking.
     public mutating func receive(_ message: QuorumMessage, from: Int64) -> Ready {
-        guard from != config.myid, config.participants.contains(from) || config.observers.contains(from) else {
+        guard isMember, from != config.myid,
+              config.participants.contains(from) || config.observers.contains(from) || guests[from] != nil else {
             return flush()
         }
         if case .vote(let n) = message {
@@ -119,6 +124,85 @@ public struct QuorumPeer: Sendable {
     /// Leader only: proposes a new transaction. Returns its zxid, or nil when this server is not
     /// an established leader (the shell should redirect or fail the client request).
     public mutating func propose(_ payload: [UInt8]) -> (zxid: Int64?, ready: Ready) {
+        proposeEntry(payload, reconfig: nil)
+    }
+
+    /// Leader only: proposes a membership change. It commits once a quorum of the current voters
+    /// and a quorum of `participants` logged it (Zab's reconfig rule), and every later proposal
+    /// waits for both quorums until then. Returns nil when not an established leader or while
+    /// another reconfig is pending. The shell must call ``configCommitted(participants:observers:)``
+    /// when it applies the entry, on every server.
+    public mutating func proposeReconfig(_ payload: [UInt8], participants: Set<Int64>, observers: Set<Int64>)
+        -> (zxid: Int64?, ready: Ready)
+    {
+        guard leader?.pendingReconfig == nil, !participants.isEmpty else { return (nil, flush()) }
+        return proposeEntry(payload, reconfig: (participants, observers))
+    }
+
+    /// Leader: the zxid the next proposal will get (a reconfig's version is its own zxid).
+    public var nextProposalZxid: Int64? {
+        guard let l = leader, l.phase == .broadcast else { return nil }
+        return Zxid.make(epoch: l.epoch, counter: l.counter + 1)
+    }
+
+    /// Leader: whether a proposed membership change has not committed yet.
+    public var reconfigPending: Bool { leader?.pendingReconfig != nil }
+
+    /// Lets `id` (not a member) connect and sync as a learner, so a reconfig can add it.
+    public mutating func admitGuest(_ id: Int64, observer: Bool) -> Ready {
+        if id != config.myid, !config.participants.contains(id), !config.observers.contains(id) {
+            guests[id] = observer
+        }
+        return flush()
+    }
+
+    /// The shell applied a committed membership change: from now on quorums are counted in the
+    /// new membership. A server left out stops taking part (it neither votes nor serves); a
+    /// leader left out (or turned observer) steps down so the new voters elect one; learners
+    /// whose leader left re-elect; learners dropped from the membership are let go.
+    public mutating func configCommitted(participants: Set<Int64>, observers: Set<Int64>) -> Ready {
+        let wasObserver = config.isObserver
+        config.participants = participants
+        config.observers = observers.subtracting(participants)
+        for id in guests.keys where participants.contains(id) || observers.contains(id) { guests[id] = nil }
+        if !isMember {
+            lastTransitionReason = "removed from the ensemble"
+            if let l = leader { out.disconnect.append(contentsOf: l.handles.keys.sorted()) }
+            if let lr = learner { out.disconnect.append(lr.leaderId) }
+            leader = nil
+            learner = nil
+            setRole(.looking)
+            return flush()
+        }
+        if var l = leader {
+            l.pendingReconfig = nil
+            if config.isObserver {
+                leader = l
+                becomeLooking("leader: reconfigured as an observer")
+                return flush()
+            }
+            for id in l.handles.keys.sorted() {
+                if config.participants.contains(id) { l.handles[id]!.observer = false }
+                else if config.observers.contains(id) { l.handles[id]!.observer = true }
+                else if guests[id] == nil { l.handles[id] = nil }  // left: it stops by itself
+            }
+            leader = l
+            leaderAdvanceCommit(&l)
+            if leader != nil { leader = l }
+        } else if let lr = learner {
+            if !config.participants.contains(lr.leaderId) || wasObserver != config.isObserver {
+                becomeLooking("learner: the leader left the ensemble or our role changed")
+            }
+        }
+        return flush()
+    }
+
+    /// Whether this server is in the membership (a removed one stays inert).
+    public var isMember: Bool {
+        config.participants.contains(config.myid) || config.observers.contains(config.myid)
+    }
+
+    private mutating func proposeEntry(_ payload: [UInt8], reconfig: (Set<Int64>, Set<Int64>)?) -> (zxid: Int64?, ready: Ready) {
         guard var l = leader, l.phase == .broadcast else { return (nil, flush()) }
         if l.counter >= 0xFFFF_FFFE {
             // The counter would wrap into the next epoch: force a new election, as ZooKeeper does.
@@ -128,6 +212,7 @@ public struct QuorumPeer: Sendable {
         l.counter += 1
         let entry = LogEntry(zxid: Zxid.make(epoch: l.epoch, counter: l.counter), payload: payload)
         l.lastProposed = entry.zxid
+        if let (p, o) = reconfig { l.pendingReconfig = _PendingReconfig(zxid: entry.zxid, participants: p, observers: o) }
         leader = l
         appendLocal([entry])
         for id in l.handles.keys.sorted() {
@@ -370,6 +455,7 @@ public struct QuorumPeer: Sendable {
         election.recv = [:]
         election.outOfElection = [:]
         election.pendingDecision = nil
+        guard isMember else { return }
         if config.isObserver {
             election.proposal = Vote(leader: -1, zxid: lastZxid, peerEpoch: currentEpoch)
         } else {
@@ -557,7 +643,7 @@ public struct QuorumPeer: Sendable {
             }
         }
         if l.phase == .broadcast {
-            let synced = l.handles.values.reduce(1) { $0 + ($1.phase == .active && !$1.observer ? 1 : 0) }
+            let synced = l.handles.reduce(1) { $0 + ($1.value.phase == .active && config.participants.contains($1.key) ? 1 : 0) }
             if synced < config.quorumSize {
                 leader = l
                 becomeLooking("leader: lost quorum of synced followers")
@@ -586,7 +672,8 @@ public struct QuorumPeer: Sendable {
                 if l.phase != .discovery { sendLeaderInfo(&l, p) }
                 return
             }
-            l.handles[p] = _LearnerHandle(observer: config.observers.contains(p), acceptedEpoch: ae, lastHeard: now, phaseStart: now)
+            l.handles[p] = _LearnerHandle(observer: config.observers.contains(p) || guests[p] == true,
+                                          acceptedEpoch: ae, lastHeard: now, phaseStart: now)
             if l.phase == .discovery {
                 if config.participants.contains(p) { l.infoFrom[p] = ae }
                 leader = l
@@ -607,7 +694,7 @@ public struct QuorumPeer: Sendable {
             h.phase = .epochAcked
             l.handles[p] = h
             if l.phase == .awaitingEpochAcks {
-                if ce != -1, !h.observer {
+                if ce != -1, config.participants.contains(p) {
                     if ce > currentEpoch || (ce == currentEpoch && last > lastZxid) {
                         // A learner knows more than we do: we must not lead (Zab discovery).
                         leader = nil
@@ -625,7 +712,7 @@ public struct QuorumPeer: Sendable {
             h.phase = .active
             h.acked = max(h.acked, h.syncedUpTo)
             l.handles[p] = h
-            if !h.observer { l.newLeaderAckers.insert(p) }
+            if config.participants.contains(p) { l.newLeaderAckers.insert(p) }
             if l.phase == .broadcast {
                 send(.upToDate(session: h.session, committedZxid: committedZxid), to: p)
                 leaderAdvanceCommit(&l)
@@ -732,13 +819,13 @@ public struct QuorumPeer: Sendable {
 
     /// Commits the highest zxid durable on a quorum (acks are cumulative; ourselves included).
     mutating func leaderAdvanceCommit(_ l: inout _LeaderState) {
-        guard l.phase == .broadcast else { return }
-        var acks = [durableZxid]
-        for h in l.handles.values where h.phase == .active && !h.observer { acks.append(h.acked) }
-        let q = config.quorumSize
-        guard acks.count >= q else { return }
-        acks.sort(by: >)
-        let target = min(acks[q - 1], l.lastProposed)
+        guard l.phase == .broadcast, var target = quorumPoint(l, voters: config.participants) else { return }
+        if let rc = l.pendingReconfig, target >= rc.zxid {
+            // The reconfig and what follows it also need a quorum of the new voters.
+            let inNew = quorumPoint(l, voters: rc.participants) ?? Int64.min
+            target = inNew >= rc.zxid ? min(target, inNew) : rc.zxid - 1
+        }
+        target = min(target, l.lastProposed)
         guard target > committedZxid else { return }
         let committedEntries = Array(log[indexAfter(committedZxid)..<indexAfter(target)])
         commitLocal(upTo: target)
@@ -752,6 +839,17 @@ public struct QuorumPeer: Sendable {
             }
         }
         completeLeaderSyncs(&l)
+    }
+
+    /// The highest zxid a quorum of `voters` has durably (this leader counted if it votes).
+    func quorumPoint(_ l: _LeaderState, voters: Set<Int64>) -> Int64? {
+        var acks: [Int64] = []
+        if voters.contains(config.myid) { acks.append(durableZxid) }
+        for (id, h) in l.handles where h.phase == .active && voters.contains(id) { acks.append(h.acked) }
+        let q = voters.count / 2 + 1
+        guard acks.count >= q else { return nil }
+        acks.sort(by: >)
+        return acks[q - 1]
     }
 
     mutating func completeLeaderSyncs(_ l: inout _LeaderState) {
@@ -994,6 +1092,7 @@ struct _LeaderState: Sendable {
     var counter: Int64 = 0
     var pendingSyncs: [_PendingSync] = []
     var lastPing: Int64 = 0
+    var pendingReconfig: _PendingReconfig?
 
     init(startTick: Int64, historyEnd: Int64, lastProposed: Int64) {
         self.startTick = startTick
@@ -1025,6 +1124,12 @@ struct _LearnerHandle: Sendable {
         self.lastHeard = lastHeard
         self.phaseStart = phaseStart
     }
+}
+
+struct _PendingReconfig: Sendable {
+    var zxid: Int64
+    var participants: Set<Int64>
+    var observers: Set<Int64>
 }
 
 struct _PendingSync: Sendable {

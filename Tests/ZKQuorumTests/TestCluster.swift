@@ -18,6 +18,8 @@ struct TestCluster {
     var pendingBatches: [Int64: [(ready: Ready, watermark: Int64)]] = [:]
     /// Messages for which this returns true are lost.
     var drop: ((_ from: Int64, _ to: Int64, _ message: QuorumMessage) -> Bool)?
+    /// Membership changes by zxid: a peer that applies one calls `configCommitted`, as the shell does.
+    var reconfigs: [Int64: (participants: Set<Int64>, observers: Set<Int64>)] = [:]
 
     init(participants: Set<Int64>, observers: Set<Int64> = [], states: [Int64: PersistedState] = [:], retained: Int = 1000) {
         for id in participants.union(observers) {
@@ -34,6 +36,12 @@ struct TestCluster {
             queue.append((id, e.to, e.message))
         }
         applied[id, default: []].append(contentsOf: r.commit)
+        for e in r.commit {
+            if let rc = reconfigs[e.zxid] {
+                let r2 = peers[id]!.configCommitted(participants: rc.participants, observers: rc.observers)
+                handle(id, r2)
+            }
+        }
         forwarded[id, default: []].append(contentsOf: r.forwarded)
         responses[id, default: []].append(contentsOf: r.responses)
         syncs[id, default: []].append(contentsOf: r.syncsCompleted)
@@ -113,6 +121,30 @@ struct TestCluster {
 
     var establishedLeader: Int64? {
         peers.keys.sorted().first { !down.contains($0) && peers[$0]!.isEstablishedLeader }
+    }
+
+    /// Starts a joiner whose config is the current membership plus itself, admitted as a guest
+    /// by every running member (what the network handshake does in the server).
+    mutating func addJoiner(_ id: Int64, observer: Bool = false) {
+        let base = peers.values.first!.config
+        let cfg = PeerConfig(myid: id, participants: observer ? base.participants : base.participants.union([id]),
+                             observers: observer ? base.observers.union([id]) : base.observers,
+                             initLimit: 10, syncLimit: 5, retainedCommittedEntries: base.retainedCommittedEntries)
+        for other in peers.keys.sorted() {
+            let r = peers[other]!.admitGuest(id, observer: observer)
+            handle(other, r)
+        }
+        peers[id] = QuorumPeer(config: cfg, persisted: PersistedState())
+        disks[id] = PersistedState()
+    }
+
+    /// Proposes a membership change on the established leader.
+    mutating func proposeReconfig(participants: Set<Int64>, observers: Set<Int64> = []) -> Int64? {
+        guard let l = establishedLeader else { return nil }
+        let (z, r) = peers[l]!.proposeReconfig([0xEC], participants: participants, observers: observers)
+        if let z { reconfigs[z] = (participants, observers) }
+        handle(l, r)
+        return z
     }
 
     mutating func propose(_ payload: [UInt8]) -> Int64? {
