@@ -106,11 +106,15 @@ public struct DataTree: Sendable {
     public func node(_ path: String) -> DataNode? { nodes[path] }
 
     /// Sets the membership text of `/zookeeper/config` (ensemble mode), outside the log.
-    public mutating func setConfigData(_ data: [UInt8], zxid: Int64) {
-        guard var n = nodes["/zookeeper/config"] else { return }
+    /// Like Apache, the node's version reads -1 (its setData passes version -1) and mtime is
+    /// the time of the change.
+    public mutating func setConfigData(_ data: [UInt8], zxid: Int64, time: Int64 = 0) {
+        guard var n = nodes[Self.configPath] else { return }
         n.data = data
         n.stat.dataLength = Int32(data.count)
         n.stat.mzxid = zxid
+        n.stat.version = -1
+        if time != 0 { n.stat.mtime = time }
         setNode("/zookeeper/config", n)
     }
 
@@ -198,6 +202,18 @@ public struct DataTree: Sendable {
                 _ = removeNode(path, zxid: txn.zxid, triggers: &triggers)
             }
             return Outcome(result: .success(.empty), triggers: triggers)
+        case .reconfigured(let data):
+            guard var n = nodes[Self.configPath] else { return Outcome(result: .failure(.systemError), triggers: []) }
+            n.data = data
+            n.stat.version = -1  // as Apache's reconfig setData leaves it
+            n.stat.mzxid = txn.zxid
+            n.stat.mtime = txn.time
+            n.stat.dataLength = Int32(data.count)
+            setNode(Self.configPath, n)
+            return Outcome(result: .success(.data(data, n.clientStat)),
+                           triggers: [WatchTrigger(path: Self.configPath, type: .nodeDataChanged)])
+        case .failed(let code):
+            return Outcome(result: .failure(code), triggers: [])
         case .request(let req, let auth):
             if case .multi(let ops) = req {
                 return applyMulti(ops, txn: txn, auth: auth)

@@ -20,7 +20,16 @@ public struct Txn: Hashable, Sendable {
         case request(ZKRequest, auth: [Id])
         case createSession(timeout: Int32, password: [UInt8])
         case closeSession
+        /// A `reconfig` the leader accepted: the new `/zookeeper/config` text (its `version=`
+        /// line is this txn's zxid).
+        case reconfigured(data: [UInt8])
+        /// A request the leader refused at ordering time (a `reconfig` it rejected): the client
+        /// gets `code` when the txn comes back, in its turn.
+        case failed(ErrorCode)
     }
+
+    /// Type code of a `.reconfigured` body. Not a client opcode: a client cannot send it.
+    static let reconfiguredType: Int32 = -16
 
     public init(zxid: Int64, time: Int64, sessionId: Int64, cxid: Int32, body: Body) {
         self.zxid = zxid; self.time = time; self.sessionId = sessionId; self.cxid = cxid; self.body = body
@@ -38,6 +47,10 @@ public struct Txn: Hashable, Sendable {
             b.writeJuteInt(OpCode.createSession.rawValue); b.writeJuteInt(t); b.writeJuteBuffer(p)
         case .closeSession:
             b.writeJuteInt(OpCode.closeSession.rawValue)
+        case .reconfigured(let data):
+            b.writeJuteInt(Self.reconfiguredType); b.writeJuteBuffer(data)
+        case .failed(let code):
+            b.writeJuteInt(OpCode.error.rawValue); b.writeJuteInt(code.rawValue)
         }
     }
 
@@ -56,6 +69,11 @@ public struct Txn: Hashable, Sendable {
             body = .createSession(timeout: try r.readInt(), password: try r.readData())
         case OpCode.closeSession.rawValue:
             body = .closeSession
+        case Self.reconfiguredType:
+            body = .reconfigured(data: try r.readData())
+        case OpCode.error.rawValue:
+            let raw = try r.readInt()
+            body = .failed(ErrorCode(rawValue: raw))
         default:
             let req = try ZKRequest.decode(type: type, &r)
             let auth = try r.readVector { (r: inout JuteReader) throws(JuteError) -> Id in
@@ -64,6 +82,13 @@ public struct Txn: Hashable, Sendable {
             body = .request(req, auth: auth)
         }
         return Txn(zxid: zxid, time: time, sessionId: session, cxid: cxid, body: body)
+    }
+
+    /// The request type of serialized txn bytes, read without decoding the rest (the leader
+    /// looks at every forwarded write, and only reconfigs need more than ordering).
+    public static func requestType(of bytes: [UInt8]) -> Int32? {
+        guard bytes.count >= 32 else { return nil }
+        return bytes[28..<32].reduce(Int32(0)) { ($0 << 8) | Int32($1) }
     }
 
     public init(bytes: [UInt8]) throws(JuteError) {

@@ -20,6 +20,8 @@ public enum TxnDescription {
         switch t.body {
         case .createSession(let timeout, _): return "\(head) createSession timeout:\(timeout)"
         case .closeSession: return "\(head) closeSession"
+        case .reconfigured(let d): return "\(head) reconfig \(data(d))"
+        case .failed(let code): return "\(head) error \(code.rawValue)"
         case .request(let r, let auth):
             let who = auth.isEmpty ? "" : " auth:" + auth.map(\.description).joined(separator: ",")
             return "\(head) \(request(r))\(who)"

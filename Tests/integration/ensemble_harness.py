@@ -342,6 +342,19 @@ class ZkEnsemble:
                 raise EnsembleError(f"no settled ensemble within {timeout}s: modes {self.modes()}\n" + self.log_tails())
             time.sleep(0.1)
 
+    def add_member(self, role: str = "participant") -> EnsembleMember:
+        """A new member (next id, fresh ports), not started. Its zoo.cfg lists the current
+        members plus itself, Apache's documented way to start a server a reconfig will add."""
+        used = {p for m in self.members for p in (m.client_port, m.quorum_port, m.election_port)}
+        ports = []
+        while len(ports) < 3:
+            p = free_port()
+            if p not in used and p not in ports:
+                ports.append(p)
+        m = EnsembleMember(self, len(self.members) + 1, role, self.root, tuple(ports))
+        self.members.append(m)
+        return m
+
     # -- lifecycle
     def start(self, sid: int | None = None, *, wait: bool = True, timeout: float = 60.0) -> "ZkEnsemble":
         """start(): starts every member and waits for one leader and all others following or

@@ -46,6 +46,9 @@ public final class ServerCore: @unchecked Sendable {
     let startedAt = Clock.monotonicMillis()
     /// Called on the loop after each commit batch with the number of txns applied (snapshots).
     var onApplied: ((ServerCore, Int) -> Void)?
+    /// Called on the loop, during the apply, when a committed reconfig changed the membership
+    /// (its zxid, the new /zookeeper/config text). The ensemble shell switches to it.
+    var onReconfigured: ((Int64, [UInt8]) -> Void)?
     /// False while an ensemble member has no synced leader: client connections are refused.
     private(set) var serving = true
     private var nextSyncId: Int64 = 1
@@ -270,8 +273,15 @@ public final class ServerCore: @unchecked Sendable {
                 close(c)
             }
         case .reconfig:
-            // A standalone server answers reconfig as Apache's does.
-            answer(c, xid: xid, err: settings.reconfigEnabled ? .unimplemented : .reconfigDisabled, received: now)
+            if !settings.reconfigEnabled {
+                answer(c, xid: xid, err: .reconfigDisabled, received: now)
+            } else if !orderer.isEnsemble {
+                // A standalone server answers reconfig as Apache's does.
+                answer(c, xid: xid, err: .unimplemented, received: now)
+            } else {
+                // The leader decides it when ordering it (it alone knows who is synced).
+                submitWrite(c, xid: xid, body: .request(request, auth: c.auth), received: now)
+            }
         case _ where request.isWrite:
             submitWrite(c, xid: xid, body: .request(request, auth: c.auth), received: now)
         default:
@@ -459,7 +469,7 @@ public final class ServerCore: @unchecked Sendable {
 
     /// Ensemble mode: sets the membership text of /zookeeper/config.
     func setConfigData(_ data: [UInt8], version: Int64) {
-        tree.setConfigData(data, zxid: version)
+        tree.setConfigData(data, zxid: version, time: Clock.wallMillis())
     }
 
     private func resetSessionDeadlines() {
@@ -477,7 +487,7 @@ public final class ServerCore: @unchecked Sendable {
         let waiting: ClientConnection?
         switch txn.body {
         case .createSession: waiting = nil
-        case .closeSession, .request: waiting = waitingConnection(txn)
+        case .closeSession, .request, .reconfigured, .failed: waiting = waitingConnection(txn)
         }
         let outcome = tree.apply(txn)
         for t in outcome.triggers {
@@ -504,9 +514,10 @@ public final class ServerCore: @unchecked Sendable {
                 // Expired: the client learns by its connection closing (Apache closes it).
                 close(c)
             }
-        case .request:
+        case .request, .reconfigured, .failed:
             break
         }
+        if case .reconfigured(let data) = txn.body { onReconfigured?(txn.zxid, data) }
         guard let c = waiting, let received = c.machine.writeCommitted(xid: txn.cxid) else { return }
         c.lastOp = Self.shortName(txnOpcode(txn))
         switch outcome.result {
@@ -525,6 +536,7 @@ public final class ServerCore: @unchecked Sendable {
         case .request(let r, _): return r.opcode
         case .createSession: return .createSession
         case .closeSession: return .closeSession
+        case .reconfigured, .failed: return .reconfig
         }
     }
 

@@ -44,7 +44,8 @@ public final class EnsembleServer: Sendable {
         let parts = NIOLockedValueBox<(QuorumNetwork, QuorumShell)?>(nil)
         self.listener = try await ServerStartup.listen(config: config, port: port, tree: tree, logger: logger) { core in
             let transport = QuorumNetwork(myid: myid, servers: cfg.servers, loop: core.loop,
-                                          listenOnAllIPs: cfg.quorumListenOnAllIPs, logger: logger)
+                                          listenOnAllIPs: cfg.quorumListenOnAllIPs,
+                                          announceSelf: cfg.reconfigEnabled, logger: logger)
             let shell = try QuorumShell(loop: core.loop, core: core, transport: transport, config: cfg,
                                         persisted: persisted, peerConfig: peerConfig, logger: logger)
             core.quorumStateChanged(serving: false, leading: false)

@@ -40,17 +40,28 @@ final class QuorumNetwork: @unchecked Sendable {
     static let maxQueuedBytes = 256 << 20
     static let maxQueuedMessages = 100_000
 
+    /// The longest server line a handshake may carry after its 13 fixed bytes.
+    static let maxAnnouncedLine = 1024
+
     let myid: Int64
-    let servers: [Int64: QuorumServerSpec]
+    /// Members, and guests admitted by `onGuest`; changed by `setMembers`.
+    private(set) var servers: [Int64: QuorumServerSpec]
     let loop: any EventLoop
     let listenOnAllIPs: Bool
     let logger: Logger
+    /// With reconfigEnabled, every handshake also carries this server's own line, so a member
+    /// that does not know it yet (a joiner) can admit it and dial it back.
+    let announceSelf: Bool
+    private var guests: Set<Int64> = []
 
     /// A decoded message from a peer.
     var onMessage: ((_ from: Int64, _ message: QuorumMessage) -> Void)?
     /// A quorum-port connection to or from `peer` closed (not called for election-port ones, nor
     /// for connections closed by `disconnect`).
     var onConnectionLost: ((_ peer: Int64) -> Void)?
+    /// A server outside the membership connected and announced its line: return true to admit it
+    /// (it may then sync as a learner) or false to refuse the connection.
+    var onGuest: ((_ spec: QuorumServerSpec) -> Bool)?
 
     private var listeners: [any Channel] = []
     private var outbound: [Key: Outbound] = [:]
@@ -62,8 +73,10 @@ final class QuorumNetwork: @unchecked Sendable {
     private var flushScheduled = false
     private var closed = false
 
-    init(myid: Int64, servers: [QuorumServerSpec], loop: any EventLoop, listenOnAllIPs: Bool, logger: Logger) {
+    init(myid: Int64, servers: [QuorumServerSpec], loop: any EventLoop, listenOnAllIPs: Bool,
+         announceSelf: Bool = false, logger: Logger) {
         self.myid = myid
+        self.announceSelf = announceSelf
         var m: [Int64: QuorumServerSpec] = [:]
         for s in servers { m[s.id] = s }
         self.servers = m
@@ -104,6 +117,32 @@ final class QuorumNetwork: @unchecked Sendable {
                 for kind in [PortKind.election, .quorum] { dial(Key(peer: id, kind: kind)) }
             }
         }.get()
+    }
+
+    /// Switches to a committed membership: new members are dialed, guests that became members
+    /// stop being guests, and removed servers are let go once what was queued for them (the
+    /// commit that removed them) has had time to leave.
+    func setMembers(_ specs: [QuorumServerSpec]) {
+        var next: [Int64: QuorumServerSpec] = [:]
+        for s in specs { next[s.id] = s }
+        guests.subtract(next.keys)
+        for g in guests { next[g] = servers[g] }
+        let removed = Set(servers.keys).subtracting(next.keys)
+        servers.merge(next) { _, new in new }
+        for id in next.keys.sorted() where id != myid {
+            for kind in [PortKind.election, .quorum] where outbound[Key(peer: id, kind: kind)]?.channel == nil {
+                dial(Key(peer: id, kind: kind))
+            }
+        }
+        guard !removed.isEmpty else { return }
+        loop.scheduleTask(in: .seconds(2)) { [self] in
+            for id in removed where !guests.contains(id) && servers[id] != nil && !specs.contains(where: { $0.id == id }) {
+                servers[id] = nil
+                for kind in [PortKind.election, .quorum] {
+                    if let o = outbound.removeValue(forKey: Key(peer: id, kind: kind)) { o.channel?.close(promise: nil) }
+                }
+            }
+        }
     }
 
     /// Queues `message` for `peer`: votes on the election port, the rest on the quorum port.
@@ -147,6 +186,8 @@ final class QuorumNetwork: @unchecked Sendable {
             o.queuedBytes = 0
             if let ch = o.channel {
                 o.channel = nil
+                // What the core sent before dropping the peer (a last commit) still goes out.
+                if let pending = o.out { ch.writeAndFlush(pending, promise: nil) }
                 o.out = nil
                 o.wasConnected = false
                 ch.close(promise: nil)
@@ -204,11 +245,13 @@ final class QuorumNetwork: @unchecked Sendable {
                     o.channel = ch
                     o.wasConnected = true
                     o.backoffMs = 100
-                    var hello = ByteBufferAllocator().buffer(capacity: 17)
-                    hello.writeInteger(Int32(13))
+                    let line = announceSelf ? Array((servers[myid]?.value ?? "").utf8.prefix(Self.maxAnnouncedLine)) : []
+                    var hello = ByteBufferAllocator().buffer(capacity: 17 + line.count)
+                    hello.writeInteger(Int32(13 + line.count))
                     hello.writeBytes(Self.magic)
                     hello.writeInteger(myid)
                     hello.writeInteger(key.kind.rawValue)
+                    hello.writeBytes(line)
                     ch.write(hello, promise: nil)
                     for b in o.queue { ch.write(b, promise: nil) }
                     o.queue.removeAll()
@@ -268,15 +311,27 @@ final class QuorumNetwork: @unchecked Sendable {
     /// Validates a handshake; returns the peer id or nil (the caller closes).
     fileprivate func accept(handshake body: [UInt8], kind: PortKind, channel: any Channel) -> Int64? {
         let remote = channel.remoteAddress.map { "\($0)" } ?? "unknown"
-        guard body.count == 13, Array(body[0..<4]) == Self.magic else {
+        guard body.count >= 13, body.count <= 13 + Self.maxAnnouncedLine, Array(body[0..<4]) == Self.magic else {
             logger.warning("quorum connection from \(remote): bad handshake, closing")
             return nil
         }
         var id: Int64 = 0
         for b in body[4..<12] { id = (id << 8) | Int64(b) }
-        guard id != myid, servers[id] != nil else {
-            logger.warning("quorum connection from \(remote) claims server.\(id), which is not a member; closing")
+        guard id != myid else {
+            logger.warning("quorum connection from \(remote) claims our own id server.\(id); closing")
             return nil
+        }
+        if servers[id] == nil {
+            // A joiner: admitted only if it says where it listens and the core agrees.
+            let line = String(decoding: body[13...], as: UTF8.self)
+            guard body.count > 13, case .success(let spec) = QuorumServerSpec.parse(id: id, value: line),
+                  body[12] == kind.rawValue, onGuest?(spec) == true else {
+                logger.warning("quorum connection from \(remote) claims server.\(id), which is not a member; closing")
+                return nil
+            }
+            servers[id] = spec
+            guests.insert(id)
+            for k in [PortKind.election, .quorum] { dial(Key(peer: id, kind: k)) }
         }
         guard body[12] == kind.rawValue else {
             logger.warning("quorum connection from \(remote) (server.\(id)) dialed the wrong port; closing")
@@ -317,14 +372,16 @@ final class QuorumNetwork: @unchecked Sendable {
 /// Splits the stream into frame bodies (4-byte big-endian length first).
 struct QuorumFrameDecoder: ByteToMessageDecoder {
     typealias InboundOut = [UInt8]
-    /// The first frame must be the 13-byte handshake: a stranger cannot make us buffer a large
+    /// The first frame must be the handshake (13 bytes and at most a server line): a stranger cannot make us buffer a large
     /// frame before it has said who it is.
     private var handshakeSeen = false
 
     mutating func decode(context: ChannelHandlerContext, buffer: inout ByteBuffer) throws -> DecodingState {
         guard let n = Framing.peekLength(buffer) else { return .needMoreData }
         if !handshakeSeen {
-            guard n == 13 else { throw QuorumCodecError(.invalidLength, "first frame of \(n) bytes is not a handshake") }
+            guard n >= 13, n <= 13 + QuorumNetwork.maxAnnouncedLine else {
+                throw QuorumCodecError(.invalidLength, "first frame of \(n) bytes is not a handshake")
+            }
             handshakeSeen = true
         }
         let frame: ByteBuffer?

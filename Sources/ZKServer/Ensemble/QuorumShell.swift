@@ -2,6 +2,7 @@ import DequeModule
 import Logging
 import NIOCore
 import ZKCore
+import ZKProtocol
 import ZKQuorum
 import ZKStorage
 
@@ -51,6 +52,10 @@ final class QuorumShell: WriteOrderer, @unchecked Sendable {
     private var outstandingSyncs = 0
     /// The membership version once known (/zookeeper/config, conf).
     private(set) var configVersion: Int64?
+    /// The committed membership: zoo.cfg's at start, then each applied reconfig's.
+    private(set) var membership: [QuorumServerSpec]
+    /// Leader: the membership of a reconfig proposed and not yet applied.
+    private var proposedMembership: DynamicConfig?
 
     init(loop: any EventLoop, core: ServerCore, transport: QuorumNetwork, config: ServerConfig,
          persisted: PersistedState, peerConfig: PeerConfig, logger: Logger) throws {
@@ -64,6 +69,7 @@ final class QuorumShell: WriteOrderer, @unchecked Sendable {
         self.peer = QuorumPeer(config: peerConfig, persisted: persisted)
         self.lastAppended = persisted.log.last?.zxid ?? persisted.appliedZxid
         self.configVersion = config.configVersion
+        self.membership = config.servers
         self.writer = try Self.openWriter(logDir, config: config, lastZxid: lastAppended, generation: 0, box: box)
     }
 
@@ -84,6 +90,13 @@ final class QuorumShell: WriteOrderer, @unchecked Sendable {
         box.shell = self
         transport.onMessage = { [unowned self] from, m in self.handle(self.peer.receive(m, from: from)) }
         transport.onConnectionLost = { [unowned self] id in self.handle(self.peer.connectionLost(to: id)) }
+        transport.onGuest = { [unowned self] spec in
+            guard config.reconfigEnabled else { return false }
+            logger.info("server.\(spec.id) (\(spec.host), not a member) connected: it may sync as a \(spec.role.rawValue) until a reconfig adds it")
+            handle(peer.admitGuest(spec.id, observer: spec.role == .observer))
+            return true
+        }
+        core.onReconfigured = { [unowned self] zxid, data in self.membershipCommitted(zxid: zxid, data: data) }
         let tick = TimeAmount.milliseconds(Int64(config.tickTime / Self.subTicks(config.tickTime)))
         loop.scheduleRepeatedTask(initialDelay: .zero, delay: tick) { [unowned self] _ in self.onTick() }
     }
@@ -124,6 +137,7 @@ final class QuorumShell: WriteOrderer, @unchecked Sendable {
     func submit(_ txn: Txn) -> Bool {
         guard core.serving else { return false }
         if peer.role == .leading {
+            if case .request(.reconfig, _) = txn.body { return orderReconfig(txn) }
             return proposeTxnBytes(txn.bytes)
         }
         var payload: [UInt8] = [ForwardKind.txn.rawValue]
@@ -270,6 +284,7 @@ final class QuorumShell: WriteOrderer, @unchecked Sendable {
         if let role = r.roleChanged {
             logger.info("role: \(role.rawValue)\(peer.lastTransitionReason.isEmpty ? "" : " (\(peer.lastTransitionReason))")")
             outstandingSyncs = 0
+            proposedMembership = nil
         }
         for wm in durableNow { work.append(peer.persisted(upTo: wm)) }
     }
@@ -281,7 +296,16 @@ final class QuorumShell: WriteOrderer, @unchecked Sendable {
         }
         switch kind {
         case .txn:
-            if !proposeTxnBytes(Array(f.payload.dropFirst())) {
+            let bytes = Array(f.payload.dropFirst())
+            if Txn.requestType(of: bytes) == OpCode.reconfig.rawValue {
+                guard let txn = try? Txn(bytes: bytes) else {
+                    logger.warning("server \(f.from) forwarded a reconfig that does not decode; dropped")
+                    return
+                }
+                _ = orderReconfig(txn)
+                return
+            }
+            if !proposeTxnBytes(bytes) {
                 logger.debug("dropped a write forwarded by server \(f.from): not an established leader")
             }
         case .touches:
@@ -308,6 +332,74 @@ final class QuorumShell: WriteOrderer, @unchecked Sendable {
         guard !marks.isEmpty else { return }
         for wm in marks { work.append(peer.persisted(upTo: wm)) }
         handle(Ready())
+    }
+
+    // MARK: - Reconfig
+
+    /// Leader: decides a client `reconfig` (Apache's checks, `ReconfigPlanner`) and proposes
+    /// either the new membership or the refusal, so the answer reaches the client in its turn on
+    /// whichever server it is connected to.
+    private func orderReconfig(_ txn: Txn) -> Bool {
+        guard case .request(.reconfig(let request), let auth) = txn.body else { return proposeTxnBytes(txn.bytes) }
+        let st = peer.status
+        let current = DynamicConfig(servers: membership, version: configVersion)
+        let ctx = ReconfigPlanner.Context(
+            reconfigEnabled: config.reconfigEnabled, isEnsemble: true, standaloneEnabled: config.standaloneEnabled,
+            skipACL: config.skipACL, current: current,
+            lastSeen: peer.reconfigPending ? proposedMembership ?? current : current,
+            synced: Set([peer.config.myid] + st.syncedFollowers + st.syncedObservers),
+            configACL: core.tree.node(DataTree.configPath)?.acl ?? [], auth: auth)
+        var t = txn
+        switch ReconfigPlanner.plan(request, ctx) {
+        case .failure(let r):
+            logger.info("reconfig refused (\(r.code.rawValue)): \(r.message)")
+            t.body = .failed(r.code)
+            return proposeTxnBytes(t.bytes)
+        case .success(let plan):
+            guard let version = peer.nextProposalZxid else { return false }
+            t.body = .reconfigured(data: Array(plan.configData(version: version).utf8))
+            let observers = Set(plan.servers.filter { $0.role == .observer }.map(\.id))
+            let (zxid, ready) = peer.proposeReconfig(t.bytes, participants: plan.voters, observers: observers)
+            if zxid != nil {
+                proposedMembership = DynamicConfig(servers: plan.servers, version: version)
+                logger.info("reconfig proposed at 0x\(hex(version)): \(plan.servers.map(\.line).joined(separator: " "))")
+            }
+            handle(ready)
+            return zxid != nil
+        }
+    }
+
+    /// A committed reconfig was applied (every server): write the new dynamic config file and
+    /// point zoo.cfg at it (each durably, so a restart comes back with the new membership), then
+    /// switch the transport and the consensus core to it.
+    private func membershipCommitted(zxid: Int64, data: [UInt8]) {
+        let text = String(decoding: data, as: UTF8.self)
+        let next: DynamicConfig
+        do {
+            next = try DynamicConfig.parse(text: text, file: "/zookeeper/config")
+        } catch {
+            fatal("committed reconfig 0x\(hex(zxid)) holds a membership that does not parse: \(error)")
+        }
+        membership = next.servers
+        configVersion = zxid
+        proposedMembership = nil
+        do {
+            let cfgPath = config.configFile
+            guard let original = _ConfigFiles.read(cfgPath) else { throw StartupError("cannot read \(cfgPath)") }
+            let dynPath = absolutePath(config.dynamicConfigFileName(version: zxid))
+            try DurableFile.write(dynPath, text: DynamicConfig.renderDynamic(servers: next.servers))
+            try DurableFile.write(cfgPath, text: config.staticConfigAfterSplit(originalText: original, dynamicConfigPath: dynPath))
+            logger.info("membership 0x\(hex(zxid)) committed: \(next.servers.map { "server.\($0.id)" }.joined(separator: ",")); now in \(dynPath)")
+        } catch {
+            logger.error("membership 0x\(hex(zxid)) committed but its config files could not be written: \(error)")
+        }
+        transport.setMembers(next.servers)
+        let participants = Set(next.servers.filter { $0.role == .participant }.map(\.id))
+        let observers = Set(next.servers.filter { $0.role == .observer }.map(\.id))
+        handle(peer.configCommitted(participants: participants, observers: observers))
+        if !peer.isMember {
+            logger.warning("this server (server.\(peer.config.myid)) was removed from the ensemble: it no longer votes or serves clients")
+        }
     }
 
     // MARK: - Serving
@@ -345,7 +437,10 @@ final class QuorumShell: WriteOrderer, @unchecked Sendable {
                 logger.error("could not move the membership to a dynamic config file: \(error)")
             }
         }
-        let data = DynamicConfig.renderConfigData(servers: config.servers, version: version)
+        // After a reconfig the tree holds the text already (with its own stat); restating it
+        // would move mzxid back.
+        guard core.tree.lastZxid < version || core.tree.node(DataTree.configPath)?.data?.isEmpty != false else { return }
+        let data = DynamicConfig.renderConfigData(servers: membership, version: version)
         core.setConfigData(Array(data.utf8), version: version)
     }
 
@@ -376,8 +471,8 @@ final class QuorumShell: WriteOrderer, @unchecked Sendable {
         }
         let phase = st.role == .looking ? "" : (st.isSynced ? " - broadcast" : " - synchronization")
         s.peerState = st.role.rawValue + phase
-        s.quorumSize = config.participants.count
-        s.members = config.servers
+        s.quorumSize = membership.filter { $0.role == .participant }.count
+        s.members = membership
         s.configVersion = configVersion ?? 0
         if st.role == .leading {
             var l = FourLetterSnapshot.LeaderStats()
