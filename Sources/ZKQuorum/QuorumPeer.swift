@@ -197,6 +197,13 @@ public struct QuorumPeer: Sendable {
         return flush()
     }
 
+    /// Learner: synced data is arriving but the leader has not said UPTODATE yet. Commits then
+    /// replay history (a joiner replays reconfigs from before it joined).
+    public var isSyncingLearner: Bool {
+        guard let lr = learner else { return false }
+        return lr.phase < .active
+    }
+
     /// Whether this server is in the membership (a removed one stays inert).
     public var isMember: Bool {
         config.participants.contains(config.myid) || config.observers.contains(config.myid)

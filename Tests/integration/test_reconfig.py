@@ -99,6 +99,16 @@ def test_add_then_remove_a_server_with_kazoo(ensemble_factory):
             z4.stop()
             z4.close()
 
+        # A second joiner replays the first change while it syncs (it predates it) and is then
+        # added in turn.
+        second = ens.add_member()
+        second.spawn()
+        assert wait_until(lambda: second.mode() == "follower", 30), second.log_tail()
+        data, _ = zk.reconfig(joining=second.server_line, leaving=None, new_members=None)
+        after, version = members_of(data)
+        assert sorted(after) == [1, 2, 3, 4, 5]
+        assert wait_until(lambda: _dyn_if_version(second, version), 10), second.log_tail()
+
         # Remove a follower that is not the one kazoo talks to, with from_config (curConfigId).
         leader = ens.leader()
         victim = next(s for s in (1, 2, 3) if s != leader)
@@ -106,7 +116,7 @@ def test_add_then_remove_a_server_with_kazoo(ensemble_factory):
             zk.reconfig(joining=None, leaving=str(victim), new_members=None, from_config=version0)
         data, stat = zk.reconfig(joining=None, leaving=str(victim), new_members=None, from_config=version)
         after, version2 = members_of(data)
-        assert sorted(after) == sorted({1, 2, 3, 4} - {victim})
+        assert sorted(after) == sorted({1, 2, 3, 4, 5} - {victim})
         assert version2 > version
         # zkserver: the removed server stops voting and serving clients. Apache 3.8 keeps it
         # running as a non-voting follower that still serves (seen here: Mode: follower) until

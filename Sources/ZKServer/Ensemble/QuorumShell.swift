@@ -224,6 +224,7 @@ final class QuorumShell: WriteOrderer, @unchecked Sendable {
                     lastAppended = snap.zxid
                     core.replaceTree(tree)
                     logger.info("installed the leader's snapshot at zxid 0x\(hex(snap.zxid)) (\(tree.nodeCount) znodes)")
+                    adoptMembership(of: tree)
                 }
                 if let t = r.truncateAfter {
                     let removed = try TxnLog.truncate(logDir: logDir, after: t)
@@ -369,6 +370,17 @@ final class QuorumShell: WriteOrderer, @unchecked Sendable {
         }
     }
 
+    /// After a SNAP: a membership change this server missed is in the snapshot's
+    /// /zookeeper/config; adopt it as if its reconfig had been applied here.
+    private func adoptMembership(of tree: DataTree) {
+        guard let node = tree.node(DataTree.configPath), let data = node.data, !data.isEmpty,
+              node.stat.mzxid > (configVersion ?? 0) else { return }
+        guard let parsed = try? DynamicConfig.parse(text: String(decoding: data, as: UTF8.self), file: DataTree.configPath),
+              parsed.version == node.stat.mzxid, parsed.servers.contains(where: { $0.id == peer.config.myid }) else { return }
+        // Deferred: the storage step that installs the snapshot must finish first.
+        loop.execute { [self] in membershipCommitted(zxid: node.stat.mzxid, data: data) }
+    }
+
     /// A committed reconfig was applied (every server): write the new dynamic config file and
     /// point zoo.cfg at it (each durably, so a restart comes back with the new membership), then
     /// switch the transport and the consensus core to it.
@@ -380,9 +392,20 @@ final class QuorumShell: WriteOrderer, @unchecked Sendable {
         } catch {
             fatal("committed reconfig 0x\(hex(zxid)) holds a membership that does not parse: \(error)")
         }
+        proposedMembership = nil
+        if let v = configVersion, zxid <= v {
+            // Replayed after a restart: the config files already hold this change or a later one.
+            return
+        }
+        let myid = peer.config.myid
+        if !next.servers.contains(where: { $0.id == myid }) && peer.isSyncingLearner {
+            // History a joiner replays while it syncs (a change from before it joined): its own
+            // membership, the live one plus itself, stays until the reconfig that adds it.
+            logger.info("membership 0x\(hex(zxid)) from before this server joined: replayed, not applied")
+            return
+        }
         membership = next.servers
         configVersion = zxid
-        proposedMembership = nil
         do {
             let cfgPath = config.configFile
             guard let original = _ConfigFiles.read(cfgPath) else { throw StartupError("cannot read \(cfgPath)") }

@@ -8,10 +8,8 @@ stopped, the inventory file keeps its comments, no write fails after retries, ev
 on every member, the ephemeral's session survives; and a change that would leave no majority is
 refused (exit 1) with the inventory left as it was.
 
-Apache 3.8 flavor here; the zkserver variant needs zkserver's own `reconfig` (issue 9) and is
-selected with ZK_SWIFT_RECONFIG=1 once that lands.
+Both flavors: Apache 3.8 and zkserver (whose own `reconfig` does the change).
 """
-import os
 import time
 import uuid
 
@@ -48,8 +46,6 @@ def running(i):
 def flavor(request, testbed_hosts):
     if testbed_hosts < max(NEW):
         pytest.skip(f"needs a {max(NEW)}-host testbed (scripts/test-ops brings one up)")
-    if request.param == "swift" and os.environ.get("ZK_SWIFT_RECONFIG") != "1":
-        pytest.skip("zkserver answers reconfig only once its reconfig lands (issue 9); set ZK_SWIFT_RECONFIG=1")
     return request.param
 
 
