@@ -31,6 +31,19 @@ public struct HostResult: Sendable, Codable {
     public var ok: Bool { error == nil }
 }
 
+/// Shell: `sha256sum`-style lines for `paths` (already quoted), re-hashing a file only when its
+/// size, ctime or inode changed since the hash was cached in `cacheDir`. Reading a 100 MB binary
+/// on every host was most of a no-change deploy; ctime cannot be set back by a user and an
+/// `mv` over the file changes the inode, so a replaced file is always hashed again.
+func cachedHashCommand(paths: String, cacheDir: String) -> String {
+    let d = shellQuote(cacheDir)
+    return "mkdir -p \(d) 2>/dev/null; for p in \(paths); do h=; [ -f \"$p\" ] || continue; "
+        + "k=\(d)/$(printf '%s' \"$p\" | tr / %); s=$(stat -c '%s %Z %i' -- \"$p\"); "
+        + "if [ -f \"$k\" ] && [ \"$(sed -n 1p \"$k\")\" = \"$s\" ]; then h=$(sed -n 2p \"$k\"); "
+        + "else h=$(sha256sum -- \"$p\" | cut -d' ' -f1); printf '%s\\n%s\\n' \"$s\" \"$h\" > \"$k.tmp\" && mv \"$k.tmp\" \"$k\" 2>/dev/null; fi; "
+        + "[ -n \"$h\" ] && printf '%s  %s\\n' \"$h\" \"$p\"; done; true"
+}
+
 /// Reads a host's current state (no change).
 public func gatherFacts(_ conn: any HostConnection, host: HostSpec, rendered: [RenderedFile], artifacts: [Artifact]) throws -> HostFacts {
     var facts = HostFacts()
@@ -38,7 +51,8 @@ public func gatherFacts(_ conn: any HostConnection, host: HostSpec, rendered: [R
     if !artifacts.isEmpty {
         // One command for all hashes; missing files simply produce no line.
         let paths = artifacts.map { shellQuote($0.remotePath) }.joined(separator: " ")
-        let r = try conn.run("sha256sum -- \(paths) 2>/dev/null; true", host: host.name, step: "read state (sha256)")
+        let r = try conn.run(cachedHashCommand(paths: paths, cacheDir: layout.hashCacheDir),
+                             host: host.name, step: "read state (sha256)")
         for line in r.stdoutString.split(separator: "\n") {
             let parts = line.split(separator: " ", maxSplits: 1)
             if parts.count == 2 { facts.sha256[String(parts[1]).trimmingCharacters(in: .whitespaces)] = String(parts[0]) }

@@ -18,6 +18,8 @@ public struct HostLayout: Sendable, Equatable {
     public var pidFile: String { installDir + "/run/server.pid" }
     /// Written when new files await a restart; removed once the server restarted on them.
     public var restartMarker: String { installDir + "/run/restart-pending" }
+    /// Cached hashes of installed artifacts (see `cachedHashCommand`).
+    public var hashCacheDir: String { installDir + "/run/hashes" }
 
     public init(_ s: ServerSettings) {
         installDir = s.installDir.count > 1 && s.installDir.hasSuffix("/") ? String(s.installDir.dropLast()) : s.installDir
