@@ -32,6 +32,13 @@ final class FakeConnection: HostConnection {
     func exec(_ command: String, timeout: Double?) throws -> ExecResult {
         func ok(_ s: String = "") -> ExecResult { ExecResult(status: 0, stdout: Data(s.utf8), stderr: Data()) }
         let words = command.split(separator: " ").map(String.init)
+        // The cached-hash loop (cachedHashCommand): hash the listed paths that exist.
+        if let forRange = command.range(of: "for p in "), let doRange = command.range(of: "; do", range: forRange.upperBound..<command.endIndex) {
+            let paths = command[forRange.upperBound..<doRange.lowerBound].split(separator: " ").map(String.init)
+            return host.lock.withLock {
+                ok(paths.compactMap { p in host.files[p].map { SHA256.hex($0) + "  " + p } }.joined(separator: "\n"))
+            }
+        }
         return host.lock.withLock {
             switch words.first {
             case "sha256sum":
