@@ -69,6 +69,7 @@ def test_curator_cache_events_and_creates_after_start(results):
     check(r)
     assert r["create_errors"] == [], "create right after CuratorCache start failed (lost addWatch reply?)"
     assert r["initialized"]
+    assert r["cached_all_creates"], "the cache never saw some of the five creates: NodeCreated events lost"
     base = r["events"][0].split(" ", 1)[1]
     for e in [f"create {base}/n0/deep", f"change {base}/n1 w", f"delete {base}/n2"]:
         assert e in r["events"], r["events"]
