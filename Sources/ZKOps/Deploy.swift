@@ -31,54 +31,6 @@ public struct HostResult: Sendable, Codable {
     public var ok: Bool { error == nil }
 }
 
-/// Shell: `sha256sum`-style lines for `paths` (already quoted), re-hashing a file only when its
-/// size, ctime or inode changed since the hash was cached in `cacheDir`. Reading a 100 MB binary
-/// on every host was most of a no-change deploy; ctime cannot be set back by a user and an
-/// `mv` over the file changes the inode, so a replaced file is always hashed again.
-func cachedHashCommand(paths: String, cacheDir: String) -> String {
-    let d = shellQuote(cacheDir)
-    return "mkdir -p \(d) 2>/dev/null; for p in \(paths); do h=; [ -f \"$p\" ] || continue; "
-        + "k=\(d)/$(printf '%s' \"$p\" | tr / %); s=$(stat -c '%s %Z %i' -- \"$p\"); "
-        + "if [ -f \"$k\" ] && [ \"$(sed -n 1p \"$k\")\" = \"$s\" ]; then h=$(sed -n 2p \"$k\"); "
-        + "else h=$(sha256sum -- \"$p\" | cut -d' ' -f1); printf '%s\\n%s\\n' \"$s\" \"$h\" > \"$k.tmp\" && mv \"$k.tmp\" \"$k\" 2>/dev/null; fi; "
-        + "[ -n \"$h\" ] && printf '%s  %s\\n' \"$h\" \"$p\"; done; true"
-}
-
-/// Reads a host's current state (no change).
-public func gatherFacts(_ conn: any HostConnection, host: HostSpec, rendered: [RenderedFile], artifacts: [Artifact]) throws -> HostFacts {
-    var facts = HostFacts()
-    let layout = HostLayout(host.server)
-    if !artifacts.isEmpty {
-        // One command for all hashes; missing files simply produce no line.
-        let paths = artifacts.map { shellQuote($0.remotePath) }.joined(separator: " ")
-        let r = try conn.run(cachedHashCommand(paths: paths, cacheDir: layout.hashCacheDir),
-                             host: host.name, step: "read state (sha256)")
-        for line in r.stdoutString.split(separator: "\n") {
-            let parts = line.split(separator: " ", maxSplits: 1)
-            if parts.count == 2 { facts.sha256[String(parts[1]).trimmingCharacters(in: .whitespaces)] = String(parts[0]) }
-        }
-    }
-    for f in rendered {
-        let r = try conn.exec("cat -- \(shellQuote(f.remotePath))", timeout: 30)
-        if r.status == 0 { facts.files[f.remotePath] = r.stdoutString }
-    }
-    if let zoo = facts.files[layout.zooCfg] {
-        let pointer = ZooConfig.parse(zoo)["dynamicConfigFile"] ?? layout.dynamicFile
-        let r = try conn.exec("cat -- \(shellQuote(pointer))", timeout: 30)
-        if r.status == 0 { facts.dynamic = r.stdoutString }
-    }
-    if facts.files[layout.launcher] != nil {
-        let r = try conn.exec("sh \(shellQuote(layout.launcher)) status", timeout: 30)
-        facts.running = r.status == 0
-        let m = try conn.exec("test -e \(shellQuote(layout.restartMarker))", timeout: 30)
-        facts.restartPending = m.status == 0
-    }
-    if !artifacts.isEmpty {
-        facts.keepsPrevious = try conn.exec(VersionSlot(host).hasPrevious, timeout: 30).status == 0
-    }
-    return facts
-}
-
 /// The inputs of one deploy, prepared before any host is touched.
 public struct DeployInputs: Sendable {
     public var rendered: [String: [RenderedFile]]
@@ -113,11 +65,23 @@ public func planAll(_ inventory: Inventory, inputs: DeployInputs, context: OpsCo
             let facts = try gatherFacts(conn, host: host, rendered: r, artifacts: a)
             let plan = planHost(host, rendered: r, artifacts: a, facts: facts,
                                 membershipByReconfig: membership != nil && !joiners.contains(host.id))
-            return HostResult(host: host.name, plan: plan, done: [], error: nil)
+            return HostResult(host: host.name, plan: plan, done: [],
+                              error: preflightError(host, plan: plan, facts: facts, artifacts: a, inventory: inventory))
         } catch {
             return HostResult(host: host.name, plan: nil, done: [], error: OpsError.wrap(error, host: host.name, step: "read state"))
         }
     }
+}
+
+/// The preflight problems of one host as one error (step "preflight"), nil when there are none.
+func preflightError(_ host: HostSpec, plan: HostPlan, facts: HostFacts, artifacts: [Artifact], inventory: Inventory) -> OpsError? {
+    let writes = Set(plan.toWrite.map(\.path))
+    let bytes = artifacts.filter { writes.contains($0.remotePath) }.reduce(0) { sum, a in
+        sum + ((try? FileManager.default.attributesOfItem(atPath: a.localPath)[.size] as? Int) ?? 0)
+    }
+    let problems = preflightProblems(host, plan: plan, facts: facts, uploadBytes: bytes, ensemble: inventory.hosts.count > 1)
+    guard !problems.isEmpty else { return nil }
+    return OpsError(host: host.name, step: "preflight", problems.joined(separator: "; ") + "; nothing was changed on any host")
 }
 
 /// Applies one host's plan: dirs, artifacts, configs, then start/restart as planned.
@@ -255,6 +219,11 @@ public func deploy(_ inventory: Inventory, inputs: DeployInputs, timeout: Double
             let p = planHost(host, rendered: r, artifacts: a, facts: facts,
                              membershipByReconfig: membership != nil && !joiners.contains(host.id))
             plan = p
+            if let e = preflightError(host, plan: p, facts: facts, artifacts: a, inventory: inventory) {
+                _ = gate.arriveAndWait(ok: false)
+                context.progress("\(host.name): preflight refused: \(e.message)")
+                return HostResult(host: host.name, plan: p, done: [], error: e)
+            }
             if let held = p.versionHeld, !replaceVersion {
                 _ = gate.arriveAndWait(ok: false)
                 return HostResult(host: host.name, plan: p, done: [], error: OpsError(host: host.name, step: "version", held))
@@ -302,7 +271,7 @@ public func deploy(_ inventory: Inventory, inputs: DeployInputs, timeout: Double
         var r = DeployReport(hosts: results, probes: [], verdict: nil, unchanged: false, failures: failures)
         r.membership = membershipLines
         // Only versions held back: nothing was changed anywhere.
-        r.refused = failures.allSatisfy { $0.step == "version" || $0.message == "aborted before any change" }
+        r.refused = failures.allSatisfy { $0.step == "version" || $0.step == "preflight" || $0.message == "aborted before any change" }
         return r
     }
     context.progress("waiting for quorum (up to \(Int(timeout))s)")

@@ -93,6 +93,12 @@ public struct HostFacts: Sendable, Equatable {
     /// The host keeps a previous version (`.prev`, left by `zkops upgrade` / `rollback`): its
     /// current version was chosen by those commands, and deploy does not replace it unasked.
     public var keepsPrevious = false
+    /// Preflight: ports something listens on (nil: unknown), free space where installDir and
+    /// dataDir are, and the java the Apache launcher would run ("" when none; nil: not asked).
+    public var listening: Set<Int>?
+    public var installSpace: FreeSpace?
+    public var dataSpace: FreeSpace?
+    public var java: String?
 
     public init(sha256: [String: String] = [:], files: [String: String] = [:], dynamic: String? = nil, running: Bool = false,
                 restartPending: Bool = false) {
@@ -203,14 +209,4 @@ public func planHost(_ host: HostSpec, rendered: [RenderedFile], artifacts: [Art
             + "hosts run, use `zkops upgrade` / `zkops rollback` to change versions, or --replace-version"
     }
     return plan
-}
-
-/// Warnings about a zkserver binary before it is copied to hosts: one that loads the
-/// Swift runtime from this machine's toolchain will not start where that is absent.
-public func binaryWarnings(_ path: String) -> [String] {
-    guard let r = try? LocalConnection().exec("ldd \(shellQuote(path)) 2>&1", timeout: 30), r.status == 0 else { return [] }
-    let swiftLibs = r.stdoutString.split(separator: "\n").filter { $0.contains("libswift") || $0.contains("libFoundation") }
-    guard let first = swiftLibs.first else { return [] }
-    return ["--binary \(path) loads the Swift runtime dynamically (\(first.trimmingCharacters(in: .whitespaces))); "
-            + "hosts without that toolchain cannot run it: build with --static-swift-stdlib"]
 }

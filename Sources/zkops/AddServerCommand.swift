@@ -50,6 +50,7 @@ func editAndReconcile(options: InventoryOptions, ssh: SSHOptions, binary: String
     let path = options.inventory
     guard let data = FileManager.default.contents(atPath: path) else { throw ValidationError("cannot read \(path)") }
     let original = String(decoding: data, as: UTF8.self)
+    try refuseUnlessSelfContained(binary.map { URL(fileURLWithPath: ($0 as NSString).expandingTildeInPath).standardizedFileURL.path })
     let before = try Inventory.load(path: path)
     let (edited, _) = try edit(original)
     let after = try Inventory.parse(yaml: edited, baseDir: before.baseDir)

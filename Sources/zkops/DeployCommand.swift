@@ -34,9 +34,7 @@ struct DeployCommand: ParsableCommand {
         let needsBinary = try Inventory.load(path: options.inventory).hosts.contains { $0.server.flavor == .swift }
         let bin = binary.map { URL(fileURLWithPath: ($0 as NSString).expandingTildeInPath).standardizedFileURL.path }
         let inv = try options.load(binary: bin, requireBinary: needsBinary)
-        if let bin, needsBinary {
-            for w in binaryWarnings(bin) { Terminal.err("warning: \(w)") }
-        }
+        if needsBinary { try refuseUnlessSelfContained(bin) }
         let inputs = try DeployInputs.prepare(inv, binary: bin)
         let report = deploy(inv, inputs: inputs, timeout: timeout,
                             context: OpsContext(connections: ssh.factory, progress: Terminal.progress),

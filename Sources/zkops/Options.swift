@@ -25,6 +25,14 @@ struct InventoryOptions: ParsableArguments {
     }
 }
 
+/// Preflight for `--binary`: a zkserver that loads the Swift runtime from this machine would not
+/// start on the hosts, so it is refused (exit 1) before any host is touched.
+func refuseUnlessSelfContained(_ binary: String?) throws {
+    guard let binary, let why = binaryNotSelfContained(binary) else { return }
+    Terminal.err("error: refused: \(why); nothing was changed")
+    throw ExitCode(1)
+}
+
 /// Options of commands that talk SSH.
 struct SSHOptions: ParsableArguments {
     @Flag(name: .customLong("accept-new-host-keys"),

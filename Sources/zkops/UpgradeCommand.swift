@@ -40,9 +40,8 @@ struct UpgradeCommand: ParsableCommand {
         if !flavors.contains(.apache) && dist != nil { throw ValidationError("--distribution is for apache flavor hosts; this inventory has none") }
         if let bin {
             guard FileManager.default.isExecutableFile(atPath: bin) else { throw ValidationError("--binary \(bin): not an executable file") }
-            let w = binaryWarnings(bin)
             // It would fail its gate on the first host and be rolled back: refuse before touching any.
-            guard w.isEmpty else { throw ValidationError(w.joined(separator: "\n") + "; nothing was changed") }
+            try refuseUnlessSelfContained(bin)
         }
         var inv = try options.load(binary: bin)
         if let dist { for i in inv.hosts.indices where inv.hosts[i].server.flavor == .apache { inv.hosts[i].server.distribution = dist } }

@@ -32,12 +32,9 @@ final class FakeConnection: HostConnection {
     func exec(_ command: String, timeout: Double?) throws -> ExecResult {
         func ok(_ s: String = "") -> ExecResult { ExecResult(status: 0, stdout: Data(s.utf8), stderr: Data()) }
         let words = command.split(separator: " ").map(String.init)
-        // The cached-hash loop (cachedHashCommand): hash the listed paths that exist.
-        if let forRange = command.range(of: "for p in "), let doRange = command.range(of: "; do", range: forRange.upperBound..<command.endIndex) {
-            let paths = command[forRange.upperBound..<doRange.lowerBound].split(separator: " ").map(String.init)
-            return host.lock.withLock {
-                ok(paths.compactMap { p in host.files[p].map { SHA256.hex($0) + "  " + p } }.joined(separator: "\n"))
-            }
+        // The facts script (gatherFacts): answer each query from the in-memory files.
+        if let list = FactsScript.decode(command: command) {
+            return host.lock.withLock { ok(FactsScript.encode(list.queries.map(answer), nonce: list.nonce)) }
         }
         return host.lock.withLock {
             switch words.first {
@@ -77,6 +74,32 @@ final class FakeConnection: HostConnection {
             default:
                 return ExecResult(status: 127, stdout: Data(), stderr: Data("fake: unknown command \(command)".utf8))
             }
+        }
+    }
+
+    /// One facts query, answered as the shell would on a roomy host with nothing else listening.
+    private func answer(_ q: FactQuery) -> FactAnswer {
+        switch q {
+        case let .hashes(paths, _):
+            return FactAnswer(text: paths.compactMap { p in host.files[p].map { SHA256.hex($0) + "  " + p + "\n" } }.joined(), ok: true)
+        case let .file(path):
+            return host.files[path].map { FactAnswer(text: String(decoding: $0, as: UTF8.self), ok: true) } ?? FactAnswer()
+        case let .dynamicFile(zooCfg, fallback):
+            let pointer = host.files[zooCfg].flatMap { ZooConfig.parse(String(decoding: $0, as: UTF8.self))["dynamicConfigFile"] } ?? fallback
+            let d = host.files[pointer]
+            return FactAnswer(text: pointer, ok: d != nil, extra: d.map { String(decoding: $0, as: UTF8.self) } ?? "")
+        case let .launcher(path, marker):
+            guard host.files[path] != nil else { return FactAnswer() }
+            return FactAnswer(text: "\(host.running ? 0 : 3) \(host.files[marker] != nil ? 1 : 0)\n", ok: true)
+        case let .test(command):
+            let path = command.split(separator: " ").last.map { String($0).trimmingCharacters(in: CharacterSet(charactersIn: "'")) } ?? ""
+            return FactAnswer(ok: host.files[path] != nil)
+        case .listeningPorts:
+            return FactAnswer(text: "", ok: true)
+        case let .freeSpace(path):
+            return FactAnswer(text: "fakefs 10000000 0 10000000 0% \(path)\n", ok: true)
+        case .java:
+            return FactAnswer(text: "/usr/bin/java\n", ok: true)
         }
     }
 
