@@ -89,7 +89,7 @@ func applyHost(_ host: HostSpec, conn: any HostConnection, plan: HostPlan, rende
                context: OpsContext) throws -> [String] {
     var done: [String] = []
     let layout = HostLayout(host.server)
-    let dirs = [layout.confDir, layout.binDir, layout.libDir, layout.installDir + "/logs", layout.installDir + "/run", layout.dataDir]
+    let dirs = [layout.confDir, layout.binDir, layout.libDir, layout.installDir + "/logs", layout.installDir + "/run", layout.hashCacheDir, layout.dataDir]
     try conn.run("mkdir -p " + dirs.map(shellQuote).joined(separator: " "), host: host.name, step: "create dirs")
     let changed = Set(plan.toWrite.map(\.path))
     let uploads = artifacts.filter { changed.contains($0.remotePath) }

@@ -32,13 +32,14 @@ struct FactAnswer: Equatable, Sendable {
 /// Shell: `sha256sum`-style lines for `paths` (already quoted), re-hashing a file only when its
 /// size, ctime or inode changed since the hash was cached in `cacheDir`. Reading a 100 MB binary
 /// on every host was most of a no-change deploy; ctime cannot be set back by a user and an
-/// `mv` over the file changes the inode, so a replaced file is always hashed again.
+/// `mv` over the file changes the inode, so a replaced file is always hashed again. Reading
+/// changes nothing: without `cacheDir` (deploy creates it) nothing is cached.
 func cachedHashCommand(paths: String, cacheDir: String) -> String {
     let d = shellQuote(cacheDir)
-    return "mkdir -p \(d) 2>/dev/null; for p in \(paths); do h=; [ -f \"$p\" ] || continue; "
+    return "for p in \(paths); do h=; [ -f \"$p\" ] || continue; "
         + "k=\(d)/$(printf '%s' \"$p\" | tr / %); s=$(stat -c '%s %Z %i' -- \"$p\"); "
         + "if [ -f \"$k\" ] && [ \"$(sed -n 1p \"$k\")\" = \"$s\" ]; then h=$(sed -n 2p \"$k\"); "
-        + "else h=$(sha256sum -- \"$p\" | cut -d' ' -f1); printf '%s\\n%s\\n' \"$s\" \"$h\" > \"$k.tmp\" && mv \"$k.tmp\" \"$k\" 2>/dev/null; fi; "
+        + "else h=$(sha256sum -- \"$p\" | cut -d' ' -f1); { printf '%s\\n%s\\n' \"$s\" \"$h\" > \"$k.tmp\"; } 2>/dev/null && mv \"$k.tmp\" \"$k\" 2>/dev/null; fi; "
         + "[ -n \"$h\" ] && printf '%s  %s\\n' \"$h\" \"$p\"; done; true"
 }
 
