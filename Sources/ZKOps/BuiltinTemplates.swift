@@ -12,6 +12,8 @@ CONF='{{zooCfg}}'
 PIDFILE='{{pidFile}}'
 LOG='{{logFile}}'
 running() { [ -f "$PIDFILE" ] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null; }
+# The client port in LISTEN state (0A) in /proc/net/tcp or tcp6.
+listening() { cat /proc/net/tcp /proc/net/tcp6 2>/dev/null | grep -q ':{{clientPortHex}} [0-9A-F]*:[0-9A-F]* 0A '; }
 case "${1:-}" in
 start)
   if running; then echo "already running (pid $(cat "$PIDFILE"))"; exit 0; fi
@@ -29,9 +31,20 @@ start)
   nohup setsid "$INSTALL/bin/zkserver" "$CONF" >>"$LOG" 2>&1 </dev/null &
 {{/isSwift}}
   echo $! > "$PIDFILE"
-  sleep 1
+  # Wait until the client port listens (or the server died): no fixed sleep. Without
+  # /proc/net/tcp, one second as before.
+  if [ -r /proc/net/tcp ]; then
+    i=0
+    while running && ! listening && [ "$i" -lt {{startPolls}} ]; do sleep 0.05; i=$((i + 1)); done
+  else
+    sleep 1
+  fi
   if ! running; then echo "server exited at once; end of $LOG:" >&2; tail -n 20 "$LOG" >&2; exit 1; fi
-  echo "started (pid $(cat "$PIDFILE"))"
+  if [ -r /proc/net/tcp ] && ! listening; then
+    echo "started (pid $(cat "$PIDFILE")), port {{clientPort}} not listening yet"
+  else
+    echo "started (pid $(cat "$PIDFILE"))"
+  fi
   ;;
 stop)
   if ! running; then rm -f "$PIDFILE"; echo "not running"; exit 0; fi

@@ -34,6 +34,8 @@ public struct OpsError: Error, CustomStringConvertible, Sendable, Codable {
 public protocol HostConnection: AnyObject {
     /// Runs `command` with /bin/sh semantics; returns status, stdout and stderr.
     func exec(_ command: String, timeout: Double?) throws -> ExecResult
+    /// Runs `command` with `stdin` as its standard input (deploy streams a ustar archive).
+    func exec(_ command: String, stdin: Data, timeout: Double?) throws -> ExecResult
     /// Writes bytes to `path` with `mode`, atomically (temp name + rename).
     func write(_ data: Data, to path: String, mode: Int32) throws
     func close()
@@ -42,9 +44,11 @@ public protocol HostConnection: AnyObject {
 extension HostConnection {
     /// Runs a command; a non-zero exit throws `OpsError` with the remote stderr.
     @discardableResult
-    public func run(_ command: String, host: String, step: String, timeout: Double? = nil) throws -> ExecResult {
+    public func run(_ command: String, stdin: Data? = nil, host: String, step: String, timeout: Double? = nil) throws -> ExecResult {
         let r: ExecResult
-        do { r = try exec(command, timeout: timeout) } catch { throw OpsError.wrap(error, host: host, step: step) }
+        do {
+            if let stdin { r = try exec(command, stdin: stdin, timeout: timeout) } else { r = try exec(command, timeout: timeout) }
+        } catch { throw OpsError.wrap(error, host: host, step: step) }
         guard r.status == 0 else {
             let err = r.stderrString.isEmpty ? r.stdoutString : r.stderrString
             throw OpsError(host: host, step: step, "exit status \(r.status)", detail: String(err.suffix(2000)))
@@ -77,7 +81,10 @@ public struct DefaultConnectionFactory: ConnectionFactory {
                               auth: SSHAuth(identityFile: host.ssh.identityFile, passphraseEnv: host.ssh.passphraseEnv),
                               knownHosts: host.ssh.knownHosts, hostKeyPolicy: hostKeyPolicy, timeout: timeout)
             do {
-                return SSHConnection(try SSHSession(t))
+                let start = Date()
+                let c = SSHConnection(try SSHSession(t), label: host.name)
+                trace(host.name, "connect", start)
+                return c
             } catch {
                 throw OpsError.wrap(error, host: host.name, step: "connect")
             }
@@ -88,11 +95,21 @@ public struct DefaultConnectionFactory: ConnectionFactory {
 /// A libssh2 session as a `HostConnection`.
 public final class SSHConnection: HostConnection {
     let session: SSHSession
-    public init(_ session: SSHSession) { self.session = session }
+    let label: String
+    public init(_ session: SSHSession, label: String = "") { self.session = session; self.label = label }
     public func exec(_ command: String, timeout: Double?) throws -> ExecResult {
-        try session.exec(command, timeout: timeout)
+        let start = Date()
+        defer { trace(label, "exec " + (traceFull ? command : command.prefix(60).replacingOccurrences(of: "\n", with: " ")), start) }
+        return try session.exec(command, timeout: timeout)
+    }
+    public func exec(_ command: String, stdin: Data, timeout: Double?) throws -> ExecResult {
+        let start = Date()
+        defer { trace(label, "exec " + (traceFull ? command : command.prefix(60).replacingOccurrences(of: "\n", with: " ")) + " (stdin \(stdin.count) bytes)", start) }
+        return try session.exec(command, stdin: stdin, timeout: timeout)
     }
     public func write(_ data: Data, to path: String, mode: Int32) throws {
+        let start = Date()
+        defer { trace(label, "write \(path) (\(data.count) bytes)", start) }
         try session.upload(data, to: path, mode: mode)
     }
     public func close() { session.close() }
@@ -103,6 +120,20 @@ public final class LocalConnection: HostConnection {
     public init() {}
 
     public func exec(_ command: String, timeout: Double?) throws -> ExecResult {
+        try exec(command, stdinFile: "/dev/null", timeout: timeout)
+    }
+
+    public func exec(_ command: String, stdin: Data, timeout: Double?) throws -> ExecResult {
+        let path = NSTemporaryDirectory() + "zkops-stdin-\(getpid())-\(UUID().uuidString.prefix(8))"
+        let err = createFileCloseOnExec(path, stdin, mode: 0o600)
+        defer { unlink(path) }
+        guard err == 0 else {
+            throw OpsError(host: "local", step: command, "cannot create \(path): \(String(cString: strerror(err)))")
+        }
+        return try exec(command, stdinFile: path, timeout: timeout)
+    }
+
+    private func exec(_ command: String, stdinFile: String, timeout: Double?) throws -> ExecResult {
         // Output goes to temporary files, not pipes: a server the command starts in the
         // background may inherit a pipe's write end and we would wait for EOF forever.
         let base = NSTemporaryDirectory() + "zkops-local-\(getpid())-\(UUID().uuidString.prefix(8))"
@@ -114,7 +145,7 @@ public final class LocalConnection: HostConnection {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 0, stdinFile, O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 1, base + ".out", O_WRONLY | O_TRUNC, 0o600)
         posix_spawn_file_actions_addopen(&actions, 2, base + ".err", O_WRONLY | O_TRUNC, 0o600)
         var pid: pid_t = 0
@@ -208,4 +239,16 @@ final class _Slots<R>: @unchecked Sendable {
     let lock = NSLock()
     var values: [R?]
     init(_ n: Int) { values = Array(repeating: nil, count: n) }
+}
+
+/// `ZKOPS_TRACE=1`: one stderr line per SSH action with its duration, to see where time goes.
+let traceEnabled = ["1", "2"].contains(ProcessInfo.processInfo.environment["ZKOPS_TRACE"] ?? "")
+let traceFull = ProcessInfo.processInfo.environment["ZKOPS_TRACE"] == "2"
+private let traceStart = Date()
+
+func trace(_ host: String, _ what: @autoclosure () -> String, _ since: Date) {
+    guard traceEnabled else { return }
+    let now = Date()
+    let line = String(format: "trace %7.3f %@ %@ (%.3fs)\n", now.timeIntervalSince(traceStart), host, what(), now.timeIntervalSince(since))
+    FileHandle.standardError.write(Data(line.utf8))
 }

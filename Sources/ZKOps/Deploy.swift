@@ -84,58 +84,6 @@ func preflightError(_ host: HostSpec, plan: HostPlan, facts: HostFacts, artifact
     return OpsError(host: host.name, step: "preflight", problems.joined(separator: "; ") + "; nothing was changed on any host")
 }
 
-/// Applies one host's plan: dirs, artifacts, configs, then start/restart as planned.
-func applyHost(_ host: HostSpec, conn: any HostConnection, plan: HostPlan, rendered: [RenderedFile], artifacts: [Artifact],
-               context: OpsContext) throws -> [String] {
-    var done: [String] = []
-    let layout = HostLayout(host.server)
-    let dirs = [layout.confDir, layout.binDir, layout.libDir, layout.installDir + "/logs", layout.installDir + "/run", layout.hashCacheDir, layout.dataDir]
-    try conn.run("mkdir -p " + dirs.map(shellQuote).joined(separator: " "), host: host.name, step: "create dirs")
-    let changed = Set(plan.toWrite.map(\.path))
-    let uploads = artifacts.filter { changed.contains($0.remotePath) }
-    if !uploads.isEmpty {
-        context.progress("\(host.name): uploading \(uploads.count) file(s)")
-        for a in uploads {
-            guard let data = FileManager.default.contents(atPath: a.localPath) else {
-                throw OpsError(host: host.name, step: "upload \(a.remotePath)", "cannot read local \(a.localPath)")
-            }
-            do { try conn.write(data, to: a.remotePath, mode: a.mode) } catch {
-                throw OpsError.wrap(error, host: host.name, step: "upload \(a.remotePath)")
-            }
-        }
-        done.append("uploaded \(uploads.count) file(s)")
-    }
-    // zoo.cfg and the dynamic file go together: our zoo.cfg points at our dynamic file.
-    let configChanged = rendered.contains { ($0.kind == .zooCfg || $0.kind == .dynamic) && changed.contains($0.remotePath) }
-    var written: [String] = []
-    for f in rendered where changed.contains(f.remotePath) || (configChanged && f.kind != .plain) {
-        do { try conn.write(Data(f.content.utf8), to: f.remotePath, mode: f.mode) } catch {
-            throw OpsError.wrap(error, host: host.name, step: "write \(f.remotePath)")
-        }
-        written.append(f.name)
-    }
-    if configChanged {
-        // Versioned dynamic files from an earlier run would contradict the new config.
-        try conn.run("rm -f \(shellQuote(layout.confDir))/zoo.cfg.dynamic.* \(shellQuote(layout.confDir))/zoo.cfg.bak",
-                     host: host.name, step: "remove stale dynamic files")
-    }
-    if !written.isEmpty { done.append("wrote " + written.joined(separator: ", ")) }
-    switch plan.action {
-    case .none:
-        break
-    case .restart:
-        // The restart itself comes later, one host at a time (see rollingRestart); the
-        // marker makes a later deploy finish it if this one stops before.
-        try conn.run("touch \(shellQuote(layout.restartMarker))", host: host.name, step: "mark restart pending")
-    case .start:
-        context.progress("\(host.name): starting")
-        try conn.run("sh \(shellQuote(layout.launcher)) start && rm -f \(shellQuote(layout.restartMarker))",
-                     host: host.name, step: "start server", timeout: 60)
-        done.append("started")
-    }
-    return done
-}
-
 extension DeployInputs {
     /// The inputs with each joiner's dynamic file replaced by the live membership plus itself.
     func forMembership(_ step: MembershipStep?, inventory: Inventory) -> DeployInputs {
@@ -231,7 +179,7 @@ public func deploy(_ inventory: Inventory, inputs: DeployInputs, timeout: Double
             guard gate.arriveAndWait(ok: true) else {
                 return HostResult(host: host.name, plan: p, done: ["not changed: another host failed before any change was made"], error: nil)
             }
-            let done = try applyHost(host, conn: c, plan: p, rendered: r, artifacts: a, context: context)
+            let done = try applyHost(host, conn: c, plan: p, rendered: r, artifacts: a, facts: facts, context: context)
             context.progress("\(host.name): " + (done.isEmpty ? "unchanged, not restarted" : done.joined(separator: "; ")))
             return HostResult(host: host.name, plan: p, done: done, error: nil)
         } catch {
@@ -311,7 +259,7 @@ func reconcileMembership(_ m: MembershipStep, inventory: Inventory, secret: Stri
                 throw MembershipError("\(h.name) did not sync with the leader within \(Int(timeout))s (mode \(p.mode)); "
                                       + "no reconfig was issued\n" + tail)
             }
-            Thread.sleep(forTimeInterval: 0.5)
+            Thread.sleep(forTimeInterval: 0.1)
         }
     }
     context.progress("reconfig via \(m.endpoint.address):\(m.endpoint.port): " + m.plan.lines.joined(separator: ", "))
@@ -382,7 +330,7 @@ public func waitForQuorum(_ inventory: Inventory, timeout: Double, context: OpsC
         if v.health == .healthy { return last }
         let line = "  " + v.health.rawValue + (v.reasons.isEmpty ? "" : ": " + v.reasons.joined(separator: "; "))
         if line != lastLine { context.progress(line); lastLine = line }
-        Thread.sleep(forTimeInterval: 1)
+        Thread.sleep(forTimeInterval: 0.1)
     } while Date() < deadline
     return last
 }

@@ -20,6 +20,10 @@ enum FactQuery: Codable, Equatable, Sendable {
     case freeSpace(path: String)
     /// The java the Apache launcher would run (JAVA_HOME/bin/java, else java on PATH); `ok` if found.
     case java
+    /// `ok` when `path` is a directory (the hash cache exists, so deploy need not create it).
+    case directory(path: String)
+    /// `ok` when the host has zstd.
+    case zstd
 }
 
 /// A query's answer: what it printed, whether it succeeded, and a second text for `dynamicFile`.
@@ -88,6 +92,10 @@ struct FactsScript {
                 s += "df -Pk -- \"$(near \(shellQuote(path)))\" 2>/dev/null | tail -n 1 && m '\(i) ok'"
             case .java:
                 s += "J=java; [ -n \"${JAVA_HOME:-}\" ] && J=\"$JAVA_HOME/bin/java\"; command -v \"$J\" 2>/dev/null && m '\(i) ok'"
+            case let .directory(path):
+                s += "[ -d \(shellQuote(path)) ] && m '\(i) ok'"
+            case .zstd:
+                s += "command -v zstd >/dev/null 2>&1 && m '\(i) ok'"
             }
             s += "\n"
         }
@@ -179,6 +187,8 @@ public func gatherFacts(_ conn: any HostConnection, host: HostSpec, rendered: [R
     queries.append(.freeSpace(path: layout.installDir))
     queries.append(.freeSpace(path: layout.dataDir))
     if host.server.flavor == .apache { queries.append(.java) }
+    queries.append(.directory(path: layout.hashCacheDir))
+    if !artifacts.isEmpty { queries.append(.zstd) }
     let script = FactsScript(queries)
     let r = try conn.run(script.command, host: host.name, step: "read state", timeout: 120)
     let answers: [FactAnswer]
@@ -220,6 +230,10 @@ public func gatherFacts(_ conn: any HostConnection, host: HostSpec, rendered: [R
             if path == layout.installDir { facts.installSpace = space } else { facts.dataSpace = space }
         case .java:
             facts.java = a.ok ? a.text.trimmingCharacters(in: .whitespacesAndNewlines) : ""
+        case .directory:
+            facts.hashCacheReady = a.ok
+        case .zstd:
+            facts.zstd = a.ok
         }
     }
     return facts

@@ -13,6 +13,57 @@ public struct Artifact: Sendable, Equatable {
     }
 }
 
+/// Hashes of local files kept across runs (`$XDG_CACHE_HOME/zkops/sha256`, else
+/// `~/.cache/zkops/sha256`): hashing a 100 MB binary was half a second of every deploy. An
+/// entry is used only while the file's device, inode, size, mtime and ctime are all unchanged
+/// (any write or replacement changes ctime, which a user cannot set back). A cache that cannot
+/// be read or written is simply not used.
+struct LocalHashCache {
+    var dir: String
+
+    init(environment: [String: String] = ProcessInfo.processInfo.environment) {
+        let base = environment["XDG_CACHE_HOME"].flatMap { $0.isEmpty ? nil : $0 }
+            ?? ((environment["HOME"] ?? NSHomeDirectory()) + "/.cache")
+        dir = base + "/zkops/sha256"
+    }
+
+    /// What identifies this version of the file; nil if it cannot be stat-ed.
+    static func stamp(_ path: String) -> String? {
+        var st = stat()
+        guard stat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFREG else { return nil }
+        return "\(st.st_dev) \(st.st_ino) \(st.st_size) \(st.st_mtim.tv_sec).\(st.st_mtim.tv_nsec) \(st.st_ctim.tv_sec).\(st.st_ctim.tv_nsec)"
+    }
+
+    /// The file's mtime in seconds, for the archive header.
+    static func mtime(_ path: String) -> Int? {
+        var st = stat()
+        guard stat(path, &st) == 0 else { return nil }
+        return Int(st.st_mtim.tv_sec)
+    }
+
+    func entry(_ path: String) -> String {
+        let abs = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
+        return dir + "/" + abs.replacingOccurrences(of: "%", with: "%25").replacingOccurrences(of: "/", with: "%2F")
+    }
+
+    func lookup(_ path: String) -> String? {
+        guard let stamp = Self.stamp(path),
+              let text = try? String(contentsOfFile: entry(path), encoding: .utf8) else { return nil }
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        guard lines.count >= 2, lines[0] == stamp, lines[1].count == 64 else { return nil }
+        return String(lines[1])
+    }
+
+    /// Records `hash`, if the file still has the `stamp` it had before it was hashed.
+    func store(_ path: String, hash: String, stamp: String?) {
+        guard let stamp, Self.stamp(path) == stamp else { return }
+        try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        let tmp = entry(path) + ".tmp.\(getpid())"
+        guard FileManager.default.createFile(atPath: tmp, contents: Data("\(stamp)\n\(hash)\n".utf8)) else { return }
+        if rename(tmp, entry(path)) != 0 { unlink(tmp) }
+    }
+}
+
 /// Builds the artifact list per host, hashing each local file once.
 public final class ArtifactBuilder: @unchecked Sendable {
     private var hashes: [String: String] = [:]
@@ -24,6 +75,12 @@ public final class ArtifactBuilder: @unchecked Sendable {
     private func hash(_ path: String) throws -> String {
         if let h = lock.withLock({ hashes[path] }) { return h }
         // sha256sum is far faster than our portable SHA-256 in a debug build; same digest.
+        let cache = LocalHashCache()
+        let stamp = LocalHashCache.stamp(path)
+        if let h = cache.lookup(path) {
+            lock.withLock { hashes[path] = h }
+            return h
+        }
         let h: String
         if let r = try? LocalConnection().exec("sha256sum -- \(shellQuote(path))", timeout: 300), r.status == 0,
            let first = r.stdoutString.split(separator: " ").first, first.count == 64 {
@@ -31,6 +88,7 @@ public final class ArtifactBuilder: @unchecked Sendable {
         } else {
             h = try SHA256.hex(fileAtPath: path)
         }
+        cache.store(path, hash: h, stamp: stamp)
         lock.withLock { hashes[path] = h }
         return h
     }
@@ -99,6 +157,10 @@ public struct HostFacts: Sendable, Equatable {
     public var installSpace: FreeSpace?
     public var dataSpace: FreeSpace?
     public var java: String?
+    /// The host's hash cache directory exists (see `cachedHashCommand`).
+    public var hashCacheReady = false
+    /// The host has zstd (deploy then streams files compressed).
+    public var zstd = false
 
     public init(sha256: [String: String] = [:], files: [String: String] = [:], dynamic: String? = nil, running: Bool = false,
                 restartPending: Bool = false) {

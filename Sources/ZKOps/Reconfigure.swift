@@ -95,7 +95,7 @@ public func applyReconfig(_ plan: MembershipPlan, via endpoint: ClientEndpoint, 
             }
         } catch let e as ZooKeeperError where e.code == .newConfigNoQuorum && Date() < deadline {
             progress("  reconfig: the new servers are not synced with the leader yet (NewConfigNoQuorum); retrying")
-            Thread.sleep(forTimeInterval: 1)
+            Thread.sleep(forTimeInterval: 0.25)
         } catch let e as ZooKeeperError {
             let hint: String
             switch e.code {

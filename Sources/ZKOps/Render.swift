@@ -95,6 +95,9 @@ public struct Renderer: Sendable {
             "flavor": s.flavor.rawValue, "isApache": s.flavor == .apache, "isSwift": s.flavor == .swift,
             "tickTime": s.tickTime, "initLimit": s.initLimit, "syncLimit": s.syncLimit,
             "clientPort": s.clientPort, "quorumPort": s.quorumPort, "electionPort": s.electionPort,
+            // The launcher waits for the port (as /proc/net/tcp spells it) in 0.05 s polls: up
+            // to 10 s for zkserver, 30 s for a JVM.
+            "clientPortHex": String(format: "%04X", s.clientPort), "startPolls": s.flavor == .apache ? 600 : 200,
             "dataDir": layout.dataDir, "installDir": layout.installDir, "zooCfg": layout.zooCfg,
             "dynamicFile": layout.dynamicFile, "pidFile": layout.pidFile, "logFile": layout.logFile,
             "javaOptions": s.javaOptions,

@@ -76,7 +76,7 @@ public func roll(_ inventory: Inventory, action: RolloutAction, only: [String]? 
             if i > 0 || probes.isEmpty { probes = probeAll(inventory, context: context) }
             gate = beforeGate(inventory, probes: probes)
             if gate.passed || Date() >= gateDeadline { break }
-            Thread.sleep(forTimeInterval: 1)
+            Thread.sleep(forTimeInterval: 0.25)
             probes = probeAll(inventory, context: context)
         }
         if let why = gate.reason {
@@ -227,7 +227,7 @@ func waitAfterGate(_ host: HostSpec, inventory: Inventory, zxidBefore: UInt64, t
         if last.passed { return last }
         let line = "  " + (last.reason ?? "")
         if line != lastLine { context.progress(line); lastLine = line }
-        Thread.sleep(forTimeInterval: 0.5)
+        Thread.sleep(forTimeInterval: 0.1)
     } while Date() < deadline
     return last
 }

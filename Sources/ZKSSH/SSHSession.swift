@@ -379,25 +379,12 @@ public final class SSHSession {
         try drive(step, .exec) {
             libssh2_channel_process_startup(channel, "exec", 4, command, UInt32(command.utf8.count))
         }
-        if let stdin, !stdin.isEmpty {
-            var offset = 0
-            try stdin.withUnsafeBytes { raw in
-                while offset < raw.count {
-                    let n = try drive(step + " (stdin)", .exec) {
-                        Int32(truncatingIfNeeded: libssh2_channel_write_ex(channel, 0,
-                            raw.baseAddress!.advanced(by: offset).assumingMemoryBound(to: CChar.self), raw.count - offset))
-                    }
-                    offset += Int(n)
-                }
-            }
-        }
-        try drive(step + " (eof)", .exec) { libssh2_channel_send_eof(channel) }
-
         var out = Data(), err = Data()
         var buf = [CChar](repeating: 0, count: 32768)
         let limit = timeout ?? max(target.timeout, 60)
         let deadline = Date().addingTimeInterval(limit)
-        while true {
+        // Reads what has arrived on stdout and stderr; true if anything did.
+        func drain() throws -> Bool {
             var progressed = false
             for (stream, isErr) in [(Int32(0), false), (Int32(SSH_EXTENDED_DATA_STDERR), true)] {
                 while true {
@@ -412,6 +399,36 @@ public final class SSHSession {
                     throw SSHError(.exec, host: target.label, step: step, lastError(Int32(truncatingIfNeeded: n)))
                 }
             }
+            return progressed
+        }
+        // A command that stops reading (it failed) ends the stdin stream; its exit status and
+        // stderr then say why, rather than a bare write error.
+        var stdinFailure: String?
+        if let stdin, !stdin.isEmpty {
+            var offset = 0
+            try stdin.withUnsafeBytes { raw in
+                while offset < raw.count {
+                    let n = libssh2_channel_write_ex(channel, 0,
+                        raw.baseAddress!.advanced(by: offset).assumingMemoryBound(to: CChar.self), min(raw.count - offset, 1 << 20))
+                    if n > 0 { offset += n; continue }
+                    if n == Int(LIBSSH2_ERROR_EAGAIN) {
+                        // Keep reading meanwhile: a command blocked on a full stdout would never read on.
+                        if try drain() { continue }
+                        if libssh2_channel_eof(channel) != 0 { stdinFailure = "the command stopped reading its input"; return }
+                        if Date() >= deadline || !waitSocket(until: deadline) {
+                            throw SSHError(.timeout, host: target.label, step: step + " (stdin)", "command did not finish within \(limit)s")
+                        }
+                        continue
+                    }
+                    stdinFailure = lastError(Int32(truncatingIfNeeded: n))
+                    return
+                }
+            }
+        }
+        if stdinFailure == nil { try drive(step + " (eof)", .exec) { libssh2_channel_send_eof(channel) } }
+
+        while true {
+            let progressed = try drain()
             if libssh2_channel_eof(channel) != 0 { break }
             if progressed { continue }
             if Date() >= deadline || !waitSocket(until: deadline) {
@@ -421,6 +438,9 @@ public final class SSHSession {
         try drive(step + " (close)", .exec) { libssh2_channel_close(channel) }
         try drive(step + " (close)", .exec) { libssh2_channel_wait_closed(channel) }
         let status = libssh2_channel_get_exit_status(channel)
+        if let stdinFailure, status == 0 {
+            throw SSHError(.exec, host: target.label, step: step + " (stdin)", stdinFailure)
+        }
         return ExecResult(status: status, stdout: out, stderr: err)
     }
 

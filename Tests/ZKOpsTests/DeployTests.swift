@@ -29,8 +29,43 @@ final class FakeConnection: HostConnection {
     let host: FakeHost
     init(_ host: FakeHost) { self.host = host }
 
+    /// The apply script (applyHost): install the archive's files, then mark or start.
+    func exec(_ command: String, stdin: Data, timeout: Double?) throws -> ExecResult {
+        guard let script = ApplyScript.decode(command: command) else {
+            return ExecResult(status: 127, stdout: Data(), stderr: Data("fake: stdin for \(command)".utf8))
+        }
+        return try apply(script, archive: stdin)
+    }
+
+    func apply(_ script: ApplyScript, archive: Data) throws -> ExecResult {
+        let members = archive.isEmpty ? [] : try Ustar.members(archive)
+        return host.lock.withLock {
+            for (f, m) in zip(script.files, members) {
+                precondition(m.name == String(script.staged(f).dropFirst()), "archive order")
+                host.files[f.path] = m.data
+                host.log.append("write \(f.path)")
+            }
+            if let d = script.staleDynamicDir {
+                for k in host.files.keys where k.hasPrefix(d + "/zoo.cfg.dynamic.") || k == d + "/zoo.cfg.bak" { host.files[k] = nil }
+            }
+            switch script.action {
+            case .none: break
+            case .markRestart:
+                host.files[script.restartMarker] = Data()
+                host.log.append("touch \(script.restartMarker)")
+            case .start:
+                host.running = true
+                host.log.append("start")
+                host.journal?.append("\(host.name) start")
+                host.files[script.restartMarker] = nil
+            }
+            return ExecResult(status: 0, stdout: Data(), stderr: Data())
+        }
+    }
+
     func exec(_ command: String, timeout: Double?) throws -> ExecResult {
         func ok(_ s: String = "") -> ExecResult { ExecResult(status: 0, stdout: Data(s.utf8), stderr: Data()) }
+        if let script = ApplyScript.decode(command: command) { return try apply(script, archive: Data()) }
         let words = command.split(separator: " ").map(String.init)
         // The facts script (gatherFacts): answer each query from the in-memory files.
         if let list = FactsScript.decode(command: command) {
@@ -100,6 +135,10 @@ final class FakeConnection: HostConnection {
             return FactAnswer(text: "fakefs 10000000 0 10000000 0% \(path)\n", ok: true)
         case .java:
             return FactAnswer(text: "/usr/bin/java\n", ok: true)
+        case .directory:
+            return FactAnswer(ok: true)
+        case .zstd:
+            return FactAnswer(ok: false)
         }
     }
 
