@@ -170,28 +170,15 @@ final class LocalZstd: @unchecked Sendable {
     }()
     private let lock = NSLock()
     private var frames: [String: Data] = [:]
-    private var making: [String: NSCondition] = [:]
 
-    /// The compressed frame for `key`, made from `bytes()` by the first thread that asks.
+    /// The compressed frame for `key`, made from `bytes()` by the first thread that asks; the
+    /// others wait for it under the lock (they need that very frame next anyway).
     func frame(key: String, _ bytes: () throws -> Data) throws -> Data {
-        while true {
-            lock.lock()
-            if let f = frames[key] { lock.unlock(); return f }
-            if let c = making[key] {
-                lock.unlock()
-                c.lock(); c.wait(until: Date().addingTimeInterval(0.05)); c.unlock()
-                continue
-            }
-            let c = NSCondition()
-            making[key] = c
-            lock.unlock()
-            let result = Result { try compress(try bytes()) }
-            lock.lock()
-            making[key] = nil
-            if case let .success(f) = result { frames[key] = f }
-            lock.unlock()
-            c.lock(); c.broadcast(); c.unlock()
-            return try result.get()
+        try lock.withLock {
+            if let f = frames[key] { return f }
+            let f = try compress(try bytes())
+            frames[key] = f
+            return f
         }
     }
 

@@ -99,13 +99,17 @@ public final class SSHConnection: HostConnection {
     public init(_ session: SSHSession, label: String = "") { self.session = session; self.label = label }
     public func exec(_ command: String, timeout: Double?) throws -> ExecResult {
         let start = Date()
-        defer { trace(label, "exec " + (traceFull ? command : command.prefix(60).replacingOccurrences(of: "\n", with: " ")), start) }
+        defer { trace(label, Self.traced(command), start) }
         return try session.exec(command, timeout: timeout)
     }
     public func exec(_ command: String, stdin: Data, timeout: Double?) throws -> ExecResult {
         let start = Date()
-        defer { trace(label, "exec " + (traceFull ? command : command.prefix(60).replacingOccurrences(of: "\n", with: " ")) + " (stdin \(stdin.count) bytes)", start) }
+        defer { trace(label, Self.traced(command) + " (stdin \(stdin.count) bytes)", start) }
         return try session.exec(command, stdin: stdin, timeout: timeout)
+    }
+    /// A command as a trace line shows it: whole with ZKOPS_TRACE=2, else its start on one line.
+    static func traced(_ command: String) -> String {
+        "exec " + (traceFull ? command : command.prefix(60).replacingOccurrences(of: "\n", with: " "))
     }
     public func write(_ data: Data, to path: String, mode: Int32) throws {
         let start = Date()
