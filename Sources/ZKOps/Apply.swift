@@ -79,6 +79,8 @@ struct ApplyScript: Codable, Equatable {
         switch action {
         case .none: break
         case .markRestart:
+            // The restart itself comes later, one host at a time (see rollingRestart); the
+            // marker makes a later deploy finish it if this one stops before.
             s.append("touch \(q(restartMarker)) || fail 'cannot mark the restart pending'")
         case .start:
             s.append("sh \(q(launcher)) start || exit 1")
